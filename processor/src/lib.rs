@@ -1,0 +1,7 @@
+//! crossaz: which pods send how many bytes across Availability Zones, and what it costs.
+//!
+//! The library is the pure core (flow-log parsing, attribution, counting, row building, the
+//! Firehose transform's per-record outcomes) plus, behind features, the shells around it: the
+//! Firehose transform Lambda (`lambda`) and the `crossaz` CLI (`cli`).
+
+pub mod row;

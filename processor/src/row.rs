@@ -1,0 +1,264 @@
+//! The enriched row (design §6): the one definition of the output schema.
+//!
+//! The `row_schema!` invocation below is the single source of the column names, their SQL types,
+//! their order and their documentation. From it come the [`Row`] struct (serialized as the JSON the
+//! Firehose transform returns), [`COLUMNS`] (from which the Arrow/Parquet schema and the Glue
+//! columns in `deploy/` are derived) and [`Row::values`] (the typed visitor a columnar writer
+//! uses). Nothing else in the workspace may spell a column list.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The SQL type of a column, in the vocabulary shared by Glue/Athena, Arrow and JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// UTF-8 string (`string` in Glue, `Utf8` in Arrow).
+    Str,
+    /// 32-bit signed integer (`int`, `Int32`).
+    Int,
+    /// 64-bit signed integer (`bigint`, `Int64`).
+    BigInt,
+    /// 64-bit float (`double`, `Float64`).
+    Double,
+}
+
+impl ColumnType {
+    /// The Hive/Glue type name used in the CloudFormation table definition.
+    pub fn glue_type(self) -> &'static str {
+        match self {
+            ColumnType::Str => "string",
+            ColumnType::Int => "int",
+            ColumnType::BigInt => "bigint",
+            ColumnType::Double => "double",
+        }
+    }
+}
+
+/// One column of the row schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// Lower-case snake_case name (Firehose lower-cases JSON keys).
+    pub name: &'static str,
+    /// SQL type.
+    pub kind: ColumnType,
+    /// What the column holds, as written into the Glue table comment.
+    pub doc: &'static str,
+}
+
+/// A borrowed typed value of one column, as handed to a columnar writer by [`Row::values`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'r> {
+    /// A `Str` column.
+    Str(Option<&'r str>),
+    /// An `Int` column.
+    Int(Option<i32>),
+    /// A `BigInt` column.
+    BigInt(Option<i64>),
+    /// A `Double` column.
+    Double(Option<f64>),
+}
+
+/// The Hive partition column; Firehose's dynamic partitioning and the local writer put it in the
+/// folder name (`dt=2024-05-01-13/`), never inside the files.
+pub const PARTITION_COLUMN: &str = "dt";
+/// `chrono` format of [`PARTITION_COLUMN`] values; equals Athena's `projection.dt.format`
+/// `yyyy-MM-dd-HH`.
+pub const PARTITION_FORMAT: &str = "%Y-%m-%d-%H";
+
+/// The `dt` partition value (`yyyy-MM-dd-HH`, UTC) of a flow that started at `start` (epoch s).
+/// Returns `None` for times outside chrono's range.
+pub fn partition_key(start: i64) -> Option<String> {
+    DateTime::<Utc>::from_timestamp(start, 0).map(|t| t.format(PARTITION_FORMAT).to_string())
+}
+
+macro_rules! rust_type {
+    (Str) => { Option<Cow<'a, str>> };
+    (Int) => { Option<i32> };
+    (BigInt) => { Option<i64> };
+    (Double) => { Option<f64> };
+}
+
+macro_rules! value_of {
+    (Str, $e:expr) => {
+        Value::Str($e.as_deref())
+    };
+    (Int, $e:expr) => {
+        Value::Int($e)
+    };
+    (BigInt, $e:expr) => {
+        Value::BigInt($e)
+    };
+    (Double, $e:expr) => {
+        Value::Double($e)
+    };
+}
+
+macro_rules! row_schema {
+    ($( $(#[doc = $doc:literal])+ $name:ident : $kind:ident, )*) => {
+        /// Every column of the row schema, in output order.
+        pub const COLUMNS: &[Column] = &[
+            $( Column { name: stringify!($name), kind: ColumnType::$kind, doc: concat!($($doc),+) }, )*
+        ];
+
+        /// One cross-AZ flow, attributed on both sides. Absent values are `None` and are left out
+        /// of the JSON (a missing key reads as NULL in Parquet and Athena).
+        #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+        pub struct Row<'a> {
+            $(
+                $(#[doc = $doc])+
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $name: rust_type!($kind),
+            )*
+        }
+
+        impl<'a> Row<'a> {
+            /// The row's values in [`COLUMNS`] order.
+            pub fn values(&self) -> [Value<'_>; COLUMNS.len()] {
+                [ $( value_of!($kind, self.$name), )* ]
+            }
+        }
+    };
+}
+
+row_schema! {
+    /// Stable hash (xxh3-64, hex) of the raw flow-log line: de-duplicates at-least-once delivery.
+    flow_id: Str,
+    /// Start of the aggregation window, epoch seconds (flow-log `start`).
+    start_ts: BigInt,
+    /// End of the aggregation window, epoch seconds (flow-log `end`).
+    end_ts: BigInt,
+    /// AWS account that owns the interface.
+    account_id: Str,
+    /// Region of the interface.
+    region: Str,
+    /// VPC of the interface.
+    vpc_id: Str,
+    /// Subnet of the interface.
+    subnet_id: Str,
+    /// Network interface (ENI) that recorded the flow.
+    interface_id: Str,
+    /// EC2 instance the interface is attached to.
+    instance_id: Str,
+    /// `egress` or `ingress`, relative to the interface.
+    flow_direction: Str,
+    /// Flow-log `traffic-path` (egress path code), when present.
+    traffic_path: Int,
+    /// IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).
+    protocol: Int,
+    /// Source port.
+    src_port: Int,
+    /// Destination port.
+    dst_port: Int,
+    /// Packets in the window.
+    packets: BigInt,
+    /// Bytes in the window, counted once at the sender.
+    bytes: BigInt,
+    /// `ACCEPT` or `REJECT`.
+    action: Str,
+    /// Packet-level source address (`pkt-srcaddr`).
+    src_ip: Str,
+    /// Source endpoint kind: pod, hostnet, node or unknown.
+    src_kind: Str,
+    /// Source pod namespace.
+    src_namespace: Str,
+    /// Source pod name.
+    src_pod: Str,
+    /// Source owning workload kind (Deployment, StatefulSet, DaemonSet, Job, CronJob, ...).
+    src_workload_kind: Str,
+    /// Source owning workload name.
+    src_workload: Str,
+    /// Source pod's app label value.
+    src_app: Str,
+    /// Source node name.
+    src_node: Str,
+    /// Source Availability Zone name (us-east-1a).
+    src_zone: Str,
+    /// Source Availability Zone ID (use1-az1).
+    src_zone_id: Str,
+    /// Packet-level destination address (`pkt-dstaddr`).
+    dst_ip: Str,
+    /// Destination endpoint kind: pod, hostnet, node or unknown.
+    dst_kind: Str,
+    /// Destination pod namespace.
+    dst_namespace: Str,
+    /// Destination pod name.
+    dst_pod: Str,
+    /// Destination owning workload kind.
+    dst_workload_kind: Str,
+    /// Destination owning workload name.
+    dst_workload: Str,
+    /// Destination pod's app label value.
+    dst_app: Str,
+    /// Destination node name.
+    dst_node: Str,
+    /// Destination Availability Zone name.
+    dst_zone: Str,
+    /// Destination Availability Zone ID.
+    dst_zone_id: Str,
+    /// Estimated cross-AZ transfer cost in USD (both sides billed; default $0.02 per GB).
+    cost_usd: Double,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_key_is_utc_hour() {
+        assert_eq!(partition_key(1_714_568_400).as_deref(), Some("2024-05-01-13"));
+        assert_eq!(partition_key(1_714_571_999).as_deref(), Some("2024-05-01-13"));
+        assert_eq!(partition_key(1_714_572_000).as_deref(), Some("2024-05-01-14"));
+        assert_eq!(partition_key(0).as_deref(), Some("1970-01-01-00"));
+    }
+
+    #[test]
+    fn json_keys_follow_columns_and_skip_absent_values() {
+        let row = Row {
+            flow_id: Some("ab".into()),
+            start_ts: Some(10),
+            bytes: Some(99),
+            src_kind: Some("pod".into()),
+            cost_usd: Some(0.5),
+            ..Row::default()
+        };
+        let json = serde_json::to_string(&row).unwrap();
+        assert_eq!(
+            json,
+            r#"{"flow_id":"ab","start_ts":10,"bytes":99,"src_kind":"pod","cost_usd":0.5}"#
+        );
+    }
+
+    #[test]
+    fn columns_are_lower_snake_case_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COLUMNS {
+            assert!(c.name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{}", c.name);
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert!(!c.doc.is_empty());
+        }
+        assert!(!seen.contains(PARTITION_COLUMN));
+        assert_eq!(COLUMNS.len(), 38);
+    }
+
+    #[test]
+    fn values_line_up_with_columns() {
+        let row = Row { protocol: Some(6), dst_zone_id: Some("use1-az2".into()), ..Row::default() };
+        let values = row.values();
+        for (column, value) in COLUMNS.iter().zip(values) {
+            let kind = match value {
+                Value::Str(_) => ColumnType::Str,
+                Value::Int(_) => ColumnType::Int,
+                Value::BigInt(_) => ColumnType::BigInt,
+                Value::Double(_) => ColumnType::Double,
+            };
+            assert_eq!(kind, column.kind, "{}", column.name);
+            match column.name {
+                "protocol" => assert_eq!(value, Value::Int(Some(6))),
+                "dst_zone_id" => assert_eq!(value, Value::Str(Some("use1-az2"))),
+                _ => {}
+            }
+        }
+    }
+}
