@@ -1,0 +1,180 @@
+//! `crossaz-loadtest`: write a generated cluster, its flow logs and their ground truth to disk.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use loadtest::output::{FirehoseWriter, S3LogWriter, write_json};
+use loadtest::{ClusterSpec, FlowStream, TrafficSpec, generate_cluster, parse_format};
+
+/// Default window start: 2026-01-01T00:00:00Z. Fixed, so a run never depends on the clock.
+const DEFAULT_START: i64 = 1_767_225_600;
+/// S3 slots are flushed once records have moved this far past them (records end at most a few
+/// minutes after the conversation's minute).
+const S3_FLUSH_MARGIN_SECS: i64 = 900;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Synthetic EKS clusters and VPC Flow Logs with exact ground truth"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write nodes.json, pods-start.json, pods-end.json, the flow files and truth.json.
+    Generate(GenerateArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Layout {
+    /// S3-layout `.log.gz` files with a header line, under `AWSLogs/`.
+    Logs,
+    /// Firehose transform events of ~1 MB (`firehose/event-NNNNNN.json`).
+    Firehose,
+    /// One plain `flows.log` (no header).
+    Lines,
+}
+
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of the cluster and of the traffic.
+    #[arg(long, default_value_t = loadtest::spec::DEFAULT_SEED)]
+    seed: u64,
+    /// Hours of traffic.
+    #[arg(long, default_value_t = 1)]
+    hours: i64,
+    /// Window start (epoch seconds).
+    #[arg(long, default_value_t = DEFAULT_START)]
+    start: i64,
+    /// Flow-log format: `${a} ${b} ...` or `a b ...`.
+    #[arg(long, default_value = loadtest::RECOMMENDED_FORMAT)]
+    format: String,
+    /// Output layout of the flow records.
+    #[arg(long = "as", value_enum, default_value_t = Layout::Logs)]
+    layout: Layout,
+    /// Conversations per minute.
+    #[arg(long, default_value_t = loadtest::spec::DEFAULT_FLOWS_PER_MINUTE)]
+    flows_per_minute: usize,
+    /// Share of conversations between zones.
+    #[arg(long, default_value_t = loadtest::spec::DEFAULT_CROSS_AZ_SHARE)]
+    cross_az_share: f64,
+    /// Flow-log aggregation interval (60 or 600).
+    #[arg(long, default_value_t = loadtest::spec::DEFAULT_AGGREGATION_SECS)]
+    aggregation_secs: i64,
+    /// Worker nodes.
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// Availability Zones.
+    #[arg(long)]
+    zones: Option<usize>,
+    /// Deployments.
+    #[arg(long)]
+    deployments: Option<usize>,
+    /// Also write `pods/pods-<epoch>.json` every this many seconds (an extractor's view).
+    #[arg(long)]
+    pod_lists_every: Option<i64>,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Generate(args) => generate(&args),
+    }
+}
+
+fn generate(args: &GenerateArgs) -> Result<()> {
+    let defaults = ClusterSpec::default();
+    let cluster_spec = ClusterSpec {
+        seed: args.seed,
+        nodes: args.nodes.unwrap_or(defaults.nodes),
+        zones: args.zones.unwrap_or(defaults.zones),
+        deployments: args.deployments.unwrap_or(defaults.deployments),
+        ..defaults
+    };
+    let duration = args.hours * 3600;
+    let end = args.start + duration;
+    let cluster = generate_cluster(&cluster_spec, args.start, end).context("cluster spec")?;
+    let traffic = TrafficSpec {
+        seed: args.seed,
+        flows_per_minute: args.flows_per_minute,
+        cross_az_share: args.cross_az_share,
+        aggregation_secs: args.aggregation_secs,
+        format: parse_format(&args.format),
+        ..TrafficSpec::new(args.start, duration)
+    };
+    let out = &args.out;
+    write_json(&out.join("nodes.json"), &cluster.nodes_json())?;
+    write_json(&out.join("pods-start.json"), &cluster.pods_json(args.start))?;
+    write_json(&out.join("pods-end.json"), &cluster.pods_json(end))?;
+    if let Some(every) = args.pod_lists_every.filter(|e| *e > 0) {
+        let mut t = args.start;
+        while t <= end {
+            write_json(
+                &out.join(format!("pods/pods-{t}.json")),
+                &cluster.pods_json(t),
+            )?;
+            t += every;
+        }
+    }
+    let mut stream = FlowStream::new(&cluster, &traffic).context("traffic spec")?;
+    std::fs::write(out.join("format.txt"), stream.format().log_format() + "\n")
+        .with_context(|| format!("cannot write {}", out.join("format.txt").display()))?;
+    let records = write_flows(&mut stream, out, args.layout, args.seed)?;
+    let truth = stream.truth();
+    write_json(&out.join("truth.json"), &truth)?;
+    let kept = truth.cross_az_total();
+    eprintln!(
+        "wrote {records} records to {}: {} cross-AZ records, {} bytes in {} keys",
+        out.display(),
+        kept.records,
+        kept.bytes,
+        truth.cross_az.len()
+    );
+    Ok(())
+}
+
+fn write_flows(stream: &mut FlowStream<'_>, out: &Path, layout: Layout, seed: u64) -> Result<u64> {
+    let mut count = 0u64;
+    match layout {
+        Layout::Logs => {
+            let mut writer = S3LogWriter::new(out, stream.format().header(), seed);
+            while let Some((record, line)) = stream.next_with_line() {
+                writer.push(record.end, line);
+                count += 1;
+                if count % 10_000 == 0 {
+                    writer.flush_before(record.start - S3_FLUSH_MARGIN_SECS)?;
+                }
+            }
+            writer.finish()?;
+        }
+        Layout::Firehose => {
+            let mut writer = FirehoseWriter::new(&out.join("firehose"), seed);
+            while let Some((record, line)) = stream.next_with_line() {
+                writer.push(record.end, &line)?;
+                count += 1;
+            }
+            writer.finish()?;
+        }
+        Layout::Lines => {
+            use std::io::Write as _;
+            let path = out.join("flows.log");
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            while let Some((_, line)) = stream.next_with_line() {
+                writeln!(w, "{line}")
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                count += 1;
+            }
+            w.flush()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(count)
+}
