@@ -363,7 +363,7 @@ impl<'s> Builder<'s> {
             match event {
                 Event::Churn => self.churn(t),
                 Event::CronRun { cron, scheduled } => {
-                    self.cron_run(cron, scheduled, &mut history[cron])
+                    self.cron_run(cron, scheduled, &mut history[cron]);
                 }
             }
         }
@@ -475,14 +475,14 @@ impl<'s> Builder<'s> {
     }
 
     pub(crate) fn finish(self) -> Cluster {
-        let parts = (
-            self.zones,
-            self.nodes,
-            self.enis,
-            self.namespaces,
-            self.workloads,
-            self.pods,
-        );
+        let parts = cluster::Parts {
+            zones: self.zones,
+            nodes: self.nodes,
+            enis: self.enis,
+            namespaces: self.namespaces,
+            workloads: self.workloads,
+            pods: self.pods,
+        };
         Cluster::assemble(self.spec, self.start, self.end, parts)
     }
 }

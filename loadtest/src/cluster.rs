@@ -242,22 +242,27 @@ pub fn generate_cluster(spec: &ClusterSpec, start: i64, end: i64) -> Result<Clus
     Ok(builder.finish())
 }
 
+/// The generated pieces of a cluster, before indexing.
+pub(crate) struct Parts {
+    pub(crate) zones: Vec<Zone>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) enis: Vec<Eni>,
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) workloads: Vec<Workload>,
+    pub(crate) pods: Vec<Pod>,
+}
+
 impl Cluster {
     /// Assemble a cluster and its indexes (used by the builder).
-    pub(crate) fn assemble(
-        spec: &ClusterSpec,
-        start: i64,
-        end: i64,
-        parts: (
-            Vec<Zone>,
-            Vec<Node>,
-            Vec<Eni>,
-            Vec<String>,
-            Vec<Workload>,
-            Vec<Pod>,
-        ),
-    ) -> Cluster {
-        let (zones, nodes, enis, namespaces, workloads, pods) = parts;
+    pub(crate) fn assemble(spec: &ClusterSpec, start: i64, end: i64, parts: Parts) -> Cluster {
+        let Parts {
+            zones,
+            nodes,
+            enis,
+            namespaces,
+            workloads,
+            pods,
+        } = parts;
         let mut by_ip: HashMap<Ipv4Addr, Vec<usize>> = HashMap::new();
         let mut hostnet_by_node = vec![Vec::new(); nodes.len()];
         for (i, pod) in pods.iter().enumerate() {
@@ -438,9 +443,9 @@ pub(crate) fn make_zone(z: usize, rng: &mut Rng) -> Zone {
 }
 
 /// Node `i` (in zone `i % zones`), its two ENIs appended to `enis`.
-pub(crate) fn make_node(i: usize, zones: usize, enis: &mut Vec<Eni>, rng: &mut Rng) -> Node {
-    let zone = i % zones;
-    let slot = i / zones;
+pub(crate) fn make_node(index: usize, zones: usize, enis: &mut Vec<Eni>, rng: &mut Rng) -> Node {
+    let zone = index % zones;
+    let slot = index / zones;
     let base = u32::from(VPC_BASE) + zone as u32 * ZONE_SIZE + (slot as u32 + 1) * NODE_BLOCK;
     let ip = Ipv4Addr::from(base + NODE_IP_OFFSET);
     let ipv6 = Ipv6Addr::new(
@@ -453,7 +458,7 @@ pub(crate) fn make_node(i: usize, zones: usize, enis: &mut Vec<Eni>, rng: &mut R
         0,
         slot as u16 + 1,
     );
-    let [a, b, c, d] = ip.octets();
+    let [o1, o2, o3, o4] = ip.octets();
     let first = enis.len();
     for (k, primary) in [ip, Ipv4Addr::from(base + ENI1_IP_OFFSET)]
         .into_iter()
@@ -461,14 +466,14 @@ pub(crate) fn make_node(i: usize, zones: usize, enis: &mut Vec<Eni>, rng: &mut R
     {
         enis.push(Eni {
             id: format!("eni-{:017x}", rng.next_u64() >> 4),
-            node: i,
+            node: index,
             primary_ip: primary,
             ipv6: (k == 0).then_some(ipv6),
             window_phase: 0,
         });
     }
     Node {
-        name: format!("ip-{a}-{b}-{c}-{d}.ec2.internal"),
+        name: format!("ip-{o1}-{o2}-{o3}-{o4}.ec2.internal"),
         uid: uuid(rng),
         zone,
         instance_id: format!("i-{:017x}", rng.next_u64() >> 4),

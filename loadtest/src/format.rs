@@ -389,7 +389,7 @@ mod tests {
     fn ipv4_rendering_matches_display() {
         for ip in [
             Ipv4Addr::new(10, 0, 32, 68),
-            Ipv4Addr::new(0, 0, 0, 0),
+            Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::new(255, 1, 10, 100),
         ] {
             let mut s = String::new();

@@ -30,13 +30,11 @@ fn time(secs: i64) -> Option<Time> {
     jiff::Timestamp::from_second(secs).ok().map(Time)
 }
 
-fn labels(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect(),
-    )
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
 }
 
 fn protocol_name(protocol: u8) -> &'static str {
@@ -54,17 +52,17 @@ impl Cluster {
                     name: Some(node.name.clone()),
                     uid: Some(node.uid.clone()),
                     creation_timestamp: time(node.created),
-                    labels: labels(&[
-                        ("kubernetes.io/hostname", &node.name),
+                    labels: Some(labels(&[
+                        ("kubernetes.io/hostname", node.name.as_str()),
                         ("kubernetes.io/os", "linux"),
                         ("kubernetes.io/arch", "amd64"),
                         ("eks.amazonaws.com/nodegroup", "ng-1"),
                         ("eks.amazonaws.com/capacityType", "ON_DEMAND"),
-                        (LABEL_INSTANCE_TYPE, &node.instance_type),
+                        (LABEL_INSTANCE_TYPE, node.instance_type.as_str()),
                         ("topology.kubernetes.io/region", crate::cluster::REGION),
-                        (LABEL_ZONE, &zone.name),
-                        (LABEL_ZONE_ID, &zone.id),
-                    ]),
+                        (LABEL_ZONE, zone.name.as_str()),
+                        (LABEL_ZONE_ID, zone.id.as_str()),
+                    ])),
                     ..ObjectMeta::default()
                 },
                 spec: Some(NodeSpec {
@@ -157,7 +155,7 @@ impl Cluster {
         let mut label_pairs: Vec<(&str, String)> = vec![(LABEL_APP, w.app.clone())];
         match (&w.kind, &pod.job) {
             (WorkloadKind::Deployment, _) => {
-                label_pairs.push(("pod-template-hash", w.revision_hash.clone()))
+                label_pairs.push(("pod-template-hash", w.revision_hash.clone()));
             }
             (WorkloadKind::StatefulSet, _) => {
                 label_pairs.push((

@@ -147,7 +147,7 @@ fn write_flows(stream: &mut FlowStream<'_>, out: &Path, layout: Layout, seed: u6
             while let Some((record, line)) = stream.next_with_line() {
                 writer.push(record.end, line);
                 count += 1;
-                if count % 10_000 == 0 {
+                if count.is_multiple_of(10_000) {
                     writer.flush_before(record.start - S3_FLUSH_MARGIN_SECS)?;
                 }
             }

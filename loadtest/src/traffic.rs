@@ -554,7 +554,6 @@ impl FlowStream<'_> {
     }
 
     fn request_response(
-        &self,
         a: Side,
         b: Side,
         protocol: u8,
@@ -613,7 +612,7 @@ impl FlowStream<'_> {
                 };
                 let a = self.pod_side(src, ephemeral(rng));
                 let b = self.node_side(node, port.port, false);
-                self.request_response(a, b, port.protocol, t0, rng)
+                Self::request_response(a, b, port.protocol, t0, rng)
             }
             Kind::NodeToNode | Kind::Icmp | Kind::Ipv6 => {
                 let zone = self.other_zone(src_zone, rng);
@@ -636,7 +635,7 @@ impl FlowStream<'_> {
                 };
                 let a = self.node_side(src_node, sport, v6);
                 let b = self.node_side(dst_node, port, v6);
-                self.request_response(a, b, protocol, t0, rng)
+                Self::request_response(a, b, protocol, t0, rng)
             }
             Kind::Internet => self.internet(src_node, false, t0, rng),
         }
@@ -739,7 +738,7 @@ impl FlowStream<'_> {
                 };
                 return [Some(leg), None];
             }
-            let [request, _] = self.request_response(a, b, TCP, t0, rng);
+            let [request, _] = Self::request_response(a, b, TCP, t0, rng);
             return [
                 request.map(|l| Leg {
                     action: Action::Reject,
@@ -749,7 +748,7 @@ impl FlowStream<'_> {
                 None,
             ];
         }
-        self.request_response(a, b, TCP, t0, rng)
+        Self::request_response(a, b, TCP, t0, rng)
     }
 
     /// Pod (or node, over IPv6) to the internet: SNAT'd to the node IP, never the pod IP.
@@ -785,7 +784,7 @@ impl FlowStream<'_> {
             port: 443,
             eni: None,
         };
-        let [request, response] = self.request_response(a, b, TCP, t0, rng);
+        let [request, response] = Self::request_response(a, b, TCP, t0, rng);
         [
             request.map(|l| Leg {
                 path: PATH_IGW,
@@ -806,7 +805,7 @@ mod tests {
 
     #[test]
     fn split_cuts_at_each_enis_window_boundaries() {
-        let cases: [((i64, i64, i64, i64), Vec<(i64, i64)>); 4] = [
+        let cases = [
             ((100, 100, 0, 60), vec![(100, 100)]),
             ((100, 130, 0, 60), vec![(100, 119), (120, 130)]),
             ((100, 130, 15, 60), vec![(100, 130)]),
