@@ -514,3 +514,102 @@ pub(crate) fn suffix(rng: &mut Rng, n: usize) -> String {
         .map(|_| ALPHABET[rng.index(ALPHABET.len())] as char)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ClusterSpec;
+
+    const START: i64 = 1_767_225_600;
+
+    fn cluster() -> Cluster {
+        generate_cluster(&ClusterSpec::default(), START, START + 7200).unwrap()
+    }
+
+    #[test]
+    fn a_replaced_pod_holds_its_ip_until_the_next_pod_starts() {
+        let c = cluster();
+        let mut checked = 0;
+        for (i, p) in c.pods.iter().enumerate() {
+            let (Some(end), false) = (p.end, p.completes) else {
+                continue;
+            };
+            let Some(next) = c
+                .pods
+                .iter()
+                .position(|q| q.ip == p.ip && q.start > p.start && q.start <= end + 60)
+            else {
+                continue;
+            };
+            assert!(c.pods[next].start > end, "no overlap");
+            assert_eq!(c.holder(p.ip, end - 1), Some(i));
+            assert_eq!(
+                c.holder(p.ip, end),
+                Some(i),
+                "deleted pods keep the IP (design §4)"
+            );
+            assert_eq!(c.holder(p.ip, c.pods[next].start - 1), Some(i));
+            assert_eq!(c.holder(p.ip, c.pods[next].start), Some(next));
+            checked += 1;
+        }
+        assert!(checked >= 30, "{checked} reuses");
+    }
+
+    #[test]
+    fn a_completed_job_pod_owns_no_ip() {
+        let c = cluster();
+        let mut checked = 0;
+        for (i, p) in c.pods.iter().enumerate() {
+            let (Some(end), true) = (p.end, p.completes) else {
+                continue;
+            };
+            assert_eq!(c.holder(p.ip, p.start), Some(i));
+            assert_eq!(c.holder(p.ip, end - 1), Some(i));
+            assert_ne!(c.holder(p.ip, end), Some(i));
+            checked += 1;
+        }
+        assert!(checked >= 4, "{checked} job pods");
+    }
+
+    #[test]
+    fn node_ips_are_hostnet_only_on_a_declared_port_and_protocol() {
+        let c = cluster();
+        let node = 0;
+        let ip = IpAddr::V4(c.nodes[node].ip);
+        let exporter = c
+            .hostnet_pods(node)
+            .iter()
+            .copied()
+            .find(|&p| c.pods[p].name.starts_with("node-exporter"));
+        let cases = [
+            (
+                (9100, 6),
+                exporter.map_or(Endpoint::Node(node), Endpoint::HostNet),
+            ),
+            ((9100, 17), Endpoint::Node(node)),
+            ((10_250, 6), Endpoint::Node(node)),
+            ((40_000, 6), Endpoint::Node(node)),
+        ];
+        assert!(exporter.is_some());
+        for ((port, protocol), want) in cases {
+            assert_eq!(
+                c.attribute(ip, port, protocol, START),
+                want,
+                "{port}/{protocol}"
+            );
+        }
+        assert_eq!(
+            c.attribute(IpAddr::V6(c.nodes[node].ipv6), 22, 6, START),
+            Endpoint::Node(node)
+        );
+        assert_eq!(
+            c.attribute("52.216.1.2".parse().unwrap(), 443, 6, START),
+            Endpoint::Unknown
+        );
+        // The second ENI's primary IP is neither a node IP nor a pod IP.
+        let eni1 = IpAddr::V4(c.enis[c.nodes[node].enis[1]].primary_ip);
+        assert_eq!(c.attribute(eni1, 80, 6, START), Endpoint::Unknown);
+        assert_eq!(c.eni_of_ip(eni1), Some(c.nodes[node].enis[1]));
+        assert_eq!(c.eni_of_ip(ip), Some(c.nodes[node].enis[0]));
+    }
+}

@@ -27,5 +27,5 @@ pub use cluster::{Cluster, Endpoint, generate_cluster};
 pub use format::{LineFormat, RECOMMENDED_FORMAT, V2_DEFAULT_FORMAT, parse_format};
 pub use record::{FlowRecord, RecordClass};
 pub use spec::{ClusterSpec, SpecError, TrafficMix, TrafficSpec};
-pub use traffic::{FlowSet, FlowStream, generate_flows};
+pub use traffic::{FlowSet, FlowStream, Lines, generate_flows};
 pub use truth::{Counts, EndpointKey, FlowKey, Truth, TruthDiff, verify};

@@ -209,8 +209,8 @@ impl TrafficSpec {
             cross_az_share: DEFAULT_CROSS_AZ_SHARE,
             aggregation_secs: DEFAULT_AGGREGATION_SECS,
             format: RECOMMENDED_FORMAT.split(' ').map(str::to_string).collect(),
-            nodata_share: 0.01,
-            skipdata_share: 0.002,
+            nodata_share: 0.02,
+            skipdata_share: 0.005,
             mix: TrafficMix::default(),
         }
     }

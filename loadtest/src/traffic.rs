@@ -440,6 +440,39 @@ impl<'c> FlowStream<'c> {
     }
 }
 
+/// A [`FlowStream`] yielding rendered lines; the truth stays reachable (complete once the
+/// iterator is exhausted). For in-process drivers and the demo.
+pub struct Lines<'c> {
+    stream: FlowStream<'c>,
+}
+
+impl<'c> Lines<'c> {
+    /// Lines of `spec`'s traffic over `cluster`.
+    pub fn new(cluster: &'c Cluster, spec: &TrafficSpec) -> Result<Self, SpecError> {
+        Ok(Lines {
+            stream: FlowStream::new(cluster, spec)?,
+        })
+    }
+
+    /// The truth of the lines yielded so far.
+    pub fn truth(&self) -> Truth {
+        self.stream.truth()
+    }
+
+    /// The line format.
+    pub fn format(&self) -> &LineFormat {
+        self.stream.format()
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        self.stream.next_with_line().map(|(_, line)| line)
+    }
+}
+
 impl Iterator for FlowStream<'_> {
     type Item = FlowRecord;
 

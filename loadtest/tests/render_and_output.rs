@@ -237,3 +237,18 @@ fn formats_parse_from_log_format_strings() {
     assert_eq!(format.header(), "version pkt-srcaddr bytes");
     assert_eq!(format.version(), 3);
 }
+
+#[test]
+fn the_lines_iterator_matches_the_collected_set() {
+    let cluster = generate_cluster(&ClusterSpec::default(), START, START + 600).unwrap();
+    let spec = TrafficSpec {
+        flows_per_minute: 40,
+        ..TrafficSpec::new(START, 600)
+    };
+    let set = generate_flows(&cluster, &spec).unwrap();
+    let mut lines = loadtest::Lines::new(&cluster, &spec).unwrap();
+    let streamed: Vec<String> = lines.by_ref().collect();
+    assert_eq!(streamed, set.lines(&cluster).collect::<Vec<_>>());
+    assert_eq!(lines.truth(), set.truth);
+    assert!(set.truth.cross_az_total().bytes > 0);
+}
