@@ -5,6 +5,14 @@
 //! (`index`) and, behind features, the S3 store and the extractor. The core modules are pure:
 //! no I/O, clock or async; callers pass times in.
 
+pub mod build;
+pub mod codec;
+pub mod index;
+pub mod merge;
 pub mod snapshot;
 
+pub use build::{BuildOptions, BuildStats, SkippedObject, build_snapshot};
+pub use codec::{decode, encode};
+pub use index::{Endpoint, PodIndex};
+pub use merge::merge;
 pub use snapshot::{NodeInfo, PodInfo, Snapshot, WorkloadKind};

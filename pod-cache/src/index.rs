@@ -1,0 +1,622 @@
+//! The immutable, time-aware IP index over one snapshot (design §4 and §9).
+//!
+//! This module owns the answer to "who held this IP at that second": a pod, a hostNetwork pod on a
+//! node IP, the node itself, or nobody. It is built once per snapshot (off the hot path) and then
+//! only read, from any number of threads; a lookup is one hash probe plus a binary search over
+//! the few pods that ever held the IP, with no allocation.
+//!
+//! Time rules:
+//! - A pod that is not hostNetwork and not terminated (Succeeded and Failed pods keep a stale IP
+//!   the CNI has already handed out again) holds each of its IPs from its `start_time` (or
+//!   `first_seen` when the API gave none) until a later pod on that IP starts.
+//! - A flow at `at` belongs to the holder with the latest start `<= at + START_SLACK_SECS`.
+//! - A vanished pod (`last_seen < generated_at`) holds its IP until `last_seen + START_SLACK_SECS`
+//!   at the latest, successor or not: after that the IP belonged to nobody we know of.
+//! - A node IP is the node's, or a hostNetwork pod's on that node when one running at `at`
+//!   declares the flow side's port and protocol.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use foldhash::fast::FixedState;
+
+use crate::snapshot::{NodeInfo, PodInfo, Snapshot};
+
+/// How far a flow's start may precede the start of the pod it is attributed to.
+///
+/// A flow record's `start` is the beginning of its aggregation window (60 s at the finest), not of
+/// the first packet: a pod that starts 20 s into a window sends in a record that starts before it.
+/// The same slack extends a vanished pod past its `last_seen`, since the extractor sees pods once a
+/// minute and the pod may have lived up to a minute after its last observation.
+pub const START_SLACK_SECS: i64 = 60;
+
+/// Marks "no node" in the compact per-pod and per-IP tables.
+const NONE: u32 = u32::MAX;
+
+/// Who held an IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint<'s> {
+    /// A non-hostNetwork pod, and its node when the snapshot has it.
+    Pod {
+        /// The pod.
+        pod: &'s PodInfo,
+        /// Its node; `None` when the node left the cluster (a retained pod) or is unknown.
+        node: Option<&'s NodeInfo>,
+    },
+    /// A hostNetwork pod on a node IP that declares the flow's port and protocol.
+    HostNet {
+        /// The pod.
+        pod: &'s PodInfo,
+        /// The node whose IP it shares.
+        node: &'s NodeInfo,
+    },
+    /// A node IP, no hostNetwork pod declaring the port.
+    Node(&'s NodeInfo),
+    /// Nobody in the snapshot held the IP at that time.
+    Unknown,
+}
+
+impl<'s> Endpoint<'s> {
+    /// `pod`, `hostnet`, `node` or `unknown`: the row's `*_kind` value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Endpoint::Pod { .. } => "pod",
+            Endpoint::HostNet { .. } => "hostnet",
+            Endpoint::Node(_) => "node",
+            Endpoint::Unknown => "unknown",
+        }
+    }
+
+    /// The node the endpoint runs on, if known.
+    pub fn node(&self) -> Option<&'s NodeInfo> {
+        match *self {
+            Endpoint::Pod { node, .. } => node,
+            Endpoint::HostNet { node, .. } | Endpoint::Node(node) => Some(node),
+            Endpoint::Unknown => None,
+        }
+    }
+
+    /// The pod, for `pod` and `hostnet` endpoints.
+    pub fn pod(&self) -> Option<&'s PodInfo> {
+        match *self {
+            Endpoint::Pod { pod, .. } | Endpoint::HostNet { pod, .. } => Some(pod),
+            Endpoint::Node(_) | Endpoint::Unknown => None,
+        }
+    }
+
+    /// The AZ name of the endpoint's node (a pod's zone is its node's).
+    pub fn zone(&self) -> Option<&'s str> {
+        self.node().and_then(|n| n.zone.as_deref())
+    }
+
+    /// The AZ ID of the endpoint's node, as flow logs' `az-id` speaks it.
+    pub fn zone_id(&self) -> Option<&'s str> {
+        self.node().and_then(|n| n.zone_id.as_deref())
+    }
+}
+
+/// One pod's tenure of one IP.
+#[derive(Debug, Clone, Copy)]
+struct Holder {
+    /// When it started holding the IP.
+    start: i64,
+    /// Last second it may still hold it (vanished pods), else `i64::MAX`.
+    until: i64,
+    /// Index into `snapshot.pods`.
+    pod: u32,
+}
+
+/// What the index knows about one IP.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Range of `PodIndex::holders`, sorted by start.
+    first_holder: u32,
+    holder_count: u32,
+    /// Index into `snapshot.nodes`, or [`NONE`].
+    node: u32,
+}
+
+/// A hostNetwork pod's declared port on its node.
+#[derive(Debug, Clone, Copy)]
+struct HostPort {
+    port: u16,
+    protocol: u8,
+    holder: Holder,
+}
+
+/// The immutable lookup index over one snapshot. `Send + Sync`; share it behind an `Arc`.
+pub struct PodIndex {
+    snapshot: Snapshot,
+    /// Keyed by the IPv6 form of the address (IPv4 as `::ffff:a.b.c.d`).
+    slots: HashMap<u128, Slot, FixedState>,
+    holders: Vec<Holder>,
+    /// Per pod: index of its node in `snapshot.nodes`, or [`NONE`].
+    pod_nodes: Vec<u32>,
+    /// Per node: range of `host_ports`, sorted by (port, protocol, start).
+    node_host_ports: Vec<(u32, u32)>,
+    host_ports: Vec<HostPort>,
+}
+
+impl fmt::Debug for PodIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PodIndex")
+            .field("cluster", &self.snapshot.cluster)
+            .field("generated_at", &self.snapshot.generated_at)
+            .field("ips", &self.slots.len())
+            .field("holders", &self.holders.len())
+            .field("host_ports", &self.host_ports.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn ip_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn holder_of(pod: &PodInfo, index: usize, generated_at: i64) -> Holder {
+    let vanished = pod.last_seen < generated_at;
+    Holder {
+        start: pod.start_time.unwrap_or(pod.first_seen),
+        until: if vanished {
+            pod.last_seen.saturating_add(START_SLACK_SECS)
+        } else {
+            i64::MAX
+        },
+        pod: index as u32,
+    }
+}
+
+/// The latest-starting holder with `start <= at + slack`, if it still held the IP at `at`.
+fn holder_at(holders: &[Holder], at: i64) -> Option<u32> {
+    let horizon = at.saturating_add(START_SLACK_SECS);
+    let after = holders.partition_point(|h| h.start <= horizon);
+    let holder = holders[..after].last()?;
+    (at <= holder.until).then_some(holder.pod)
+}
+
+impl PodIndex {
+    /// Indexes a snapshot. Takes `O(pods log pods)`; do it once per snapshot, off the hot path.
+    pub fn new(snapshot: Snapshot) -> PodIndex {
+        let generated_at = snapshot.generated_at;
+        let node_by_name: HashMap<&str, u32, FixedState> = snapshot
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i as u32))
+            .collect();
+        let pod_nodes: Vec<u32> = snapshot
+            .pods
+            .iter()
+            .map(|p| {
+                p.node
+                    .as_deref()
+                    .and_then(|n| node_by_name.get(n))
+                    .copied()
+                    .unwrap_or(NONE)
+            })
+            .collect();
+
+        let mut tenures: Vec<(u128, Holder)> = Vec::with_capacity(snapshot.pods.len());
+        let mut host_ports: Vec<(u32, HostPort)> = Vec::new();
+        for (i, pod) in snapshot.pods.iter().enumerate() {
+            if pod.is_terminated() {
+                continue;
+            }
+            let holder = holder_of(pod, i, generated_at);
+            if pod.host_network {
+                if pod_nodes[i] != NONE {
+                    host_ports.extend(pod.ports.iter().map(|p| {
+                        (
+                            pod_nodes[i],
+                            HostPort {
+                                port: p.port,
+                                protocol: p.protocol,
+                                holder,
+                            },
+                        )
+                    }));
+                }
+            } else {
+                tenures.extend(pod.ips.iter().map(|ip| (ip_key(*ip), holder)));
+            }
+        }
+        // Equal starts: the most recently seen pod sorts last and wins.
+        let last_seen = |h: &Holder| snapshot.pods[h.pod as usize].last_seen;
+        tenures.sort_unstable_by_key(|(key, h)| (*key, h.start, last_seen(h), h.pod));
+
+        let mut slots: HashMap<u128, Slot, FixedState> = HashMap::default();
+        slots.reserve(tenures.len() + snapshot.nodes.len());
+        let mut holders = Vec::with_capacity(tenures.len());
+        for (key, holder) in tenures {
+            let slot = slots.entry(key).or_insert(Slot {
+                first_holder: holders.len() as u32,
+                holder_count: 0,
+                node: NONE,
+            });
+            slot.holder_count += 1;
+            holders.push(holder);
+        }
+        for (i, node) in snapshot.nodes.iter().enumerate() {
+            for ip in &node.ips {
+                let empty = Slot {
+                    first_holder: 0,
+                    holder_count: 0,
+                    node: NONE,
+                };
+                let slot = slots.entry(ip_key(*ip)).or_insert(empty);
+                if slot.node == NONE {
+                    slot.node = i as u32;
+                }
+            }
+        }
+
+        host_ports.sort_unstable_by_key(|(node, p)| (*node, p.port, p.protocol, p.holder.start));
+        let mut node_host_ports = vec![(0, 0); snapshot.nodes.len()];
+        for (at, (node, _)) in host_ports.iter().enumerate() {
+            let range = &mut node_host_ports[*node as usize];
+            if range.1 == 0 {
+                range.0 = at as u32;
+            }
+            range.1 += 1;
+        }
+        let host_ports = host_ports.into_iter().map(|(_, p)| p).collect();
+
+        PodIndex {
+            snapshot,
+            slots,
+            holders,
+            pod_nodes,
+            node_host_ports,
+            host_ports,
+        }
+    }
+
+    /// The indexed snapshot.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Who held `ip` at epoch second `at`.
+    ///
+    /// `port`/`protocol` are this side's own port and the IANA protocol number, used only to pick
+    /// a hostNetwork pod on a node IP (design §9).
+    pub fn lookup(
+        &self,
+        ip: IpAddr,
+        at: i64,
+        port: Option<u16>,
+        protocol: Option<u8>,
+    ) -> Endpoint<'_> {
+        let Some(slot) = self.slots.get(&ip_key(ip)) else {
+            return Endpoint::Unknown;
+        };
+        let first = slot.first_holder as usize;
+        let holders = &self.holders[first..first + slot.holder_count as usize];
+        if let Some(pod) = holder_at(holders, at) {
+            let node = self.pod_nodes[pod as usize];
+            return Endpoint::Pod {
+                pod: &self.snapshot.pods[pod as usize],
+                node: (node != NONE).then(|| &self.snapshot.nodes[node as usize]),
+            };
+        }
+        if slot.node == NONE {
+            return Endpoint::Unknown;
+        }
+        let node = &self.snapshot.nodes[slot.node as usize];
+        if let (Some(port), Some(protocol)) = (port, protocol)
+            && let Some(pod) = self.host_pod_at(slot.node, port, protocol, at)
+        {
+            return Endpoint::HostNet {
+                pod: &self.snapshot.pods[pod as usize],
+                node,
+            };
+        }
+        Endpoint::Node(node)
+    }
+
+    /// The hostNetwork pod on `node` declaring `(port, protocol)` and running at `at`.
+    fn host_pod_at(&self, node: u32, port: u16, protocol: u8, at: i64) -> Option<u32> {
+        let (first, count) = self.node_host_ports[node as usize];
+        let ports = &self.host_ports[first as usize..(first + count) as usize];
+        let from = ports.partition_point(|p| (p.port, p.protocol) < (port, protocol));
+        let to = from + ports[from..].partition_point(|p| (p.port, p.protocol) == (port, protocol));
+        let horizon = at.saturating_add(START_SLACK_SECS);
+        // Several pods may declare the same port over time (a DaemonSet rollout): the latest
+        // started one still running at `at`.
+        ports[from..to]
+            .iter()
+            .rev()
+            .find(|p| p.holder.start <= horizon && at <= p.holder.until)
+            .map(|p| p.holder.pod)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{DeclaredPort, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, WorkloadKind};
+
+    const GENERATED_AT: i64 = 10_000;
+    const TCP: u8 = 6;
+    const UDP: u8 = 17;
+
+    fn node(name: &str, ips: &[&str], zone: &str, zone_id: Option<&str>) -> NodeInfo {
+        NodeInfo {
+            name: name.into(),
+            ips: ips.iter().map(|s| s.parse().unwrap()).collect(),
+            zone: Some(zone.into()),
+            zone_id: zone_id.map(Into::into),
+            instance_id: None,
+            instance_type: None,
+            compute_type: None,
+        }
+    }
+
+    /// A pod named after its workload; `last_seen < GENERATED_AT` makes it vanished.
+    fn pod(name: &str, node: &str, ip: &str, phase: &str, start: i64, last_seen: i64) -> PodInfo {
+        PodInfo {
+            uid: format!("uid-{name}"),
+            namespace: "default".into(),
+            name: name.into(),
+            workload_kind: WorkloadKind::Deployment,
+            workload: name.into(),
+            app: None,
+            node: Some(node.into()),
+            ips: vec![ip.parse().unwrap()],
+            host_network: false,
+            ports: vec![],
+            phase: phase.into(),
+            start_time: Some(start),
+            first_seen: start + 30,
+            last_seen,
+        }
+    }
+
+    fn host_pod(
+        name: &str,
+        node: &str,
+        ip: &str,
+        ports: &[(u16, u8)],
+        start: i64,
+        last_seen: i64,
+    ) -> PodInfo {
+        PodInfo {
+            host_network: true,
+            ports: ports
+                .iter()
+                .map(|&(port, protocol)| DeclaredPort { port, protocol })
+                .collect(),
+            ..pod(name, node, ip, "Running", start, last_seen)
+        }
+    }
+
+    fn index() -> PodIndex {
+        let g = GENERATED_AT;
+        let mut no_start = pod("no-start", "n1", "10.0.0.8", "Running", 0, g);
+        no_start.start_time = None;
+        no_start.first_seen = 4000;
+        PodIndex::new(Snapshot {
+            format: SNAPSHOT_FORMAT.into(),
+            version: SNAPSHOT_VERSION,
+            cluster: "c".into(),
+            generated_at: g,
+            nodes: vec![
+                node("n1", &["10.0.1.10"], "us-east-1a", Some("use1-az1")),
+                node("n2", &["10.0.2.20", "2600:1f18::14"], "us-east-1b", None),
+                node("fargate", &["10.0.3.30"], "us-east-1c", Some("use1-az4")),
+            ],
+            pods: vec![
+                // 10.0.0.5: A (vanished at 2000), then B from 2030; C is a stale Succeeded pod.
+                pod("a", "n1", "10.0.0.5", "Running", 1000, 2000),
+                pod("b", "n2", "10.0.0.5", "Running", 2030, g),
+                pod("c", "n1", "10.0.0.5", "Succeeded", 3000, g),
+                // 10.0.0.6: D vanished at 1200, nobody after.
+                pod("d", "n1", "10.0.0.6", "Running", 1000, 1200),
+                // 10.0.0.7: E vanished at 1200, F starts long after.
+                pod("e", "n1", "10.0.0.7", "Running", 1000, 1200),
+                pod("f", "n1", "10.0.0.7", "Pending", 5000, g),
+                no_start,
+                pod("v6", "n2", "2600:1f18::a1", "Running", 1000, g),
+                pod("orphan", "gone-node", "10.0.9.9", "Running", 1000, 1500),
+                pod("worker", "fargate", "10.0.3.30", "Running", 1000, g),
+                host_pod("exporter", "n1", "10.0.1.10", &[(9100, TCP)], 500, g),
+                host_pod("old-agent", "n1", "10.0.1.10", &[(8080, TCP)], 500, 3000),
+                host_pod("new-agent", "n1", "10.0.1.10", &[(8080, TCP)], 3010, g),
+                host_pod("dns", "n2", "10.0.2.20", &[(53, UDP), (53, TCP)], 500, g),
+            ],
+        })
+    }
+
+    /// (kind, pod name or node name) of a lookup, for table comparisons.
+    fn who(e: Endpoint<'_>) -> (&'static str, String) {
+        let name = match e {
+            Endpoint::Pod { pod, .. } | Endpoint::HostNet { pod, .. } => pod.name.clone(),
+            Endpoint::Node(node) => node.name.clone(),
+            Endpoint::Unknown => String::new(),
+        };
+        (e.kind(), name)
+    }
+
+    /// (ip, at, port, protocol, expected kind, expected pod or node name)
+    type Case = (
+        &'static str,
+        i64,
+        Option<u16>,
+        Option<u8>,
+        &'static str,
+        &'static str,
+    );
+
+    #[test]
+    fn lookups_follow_ip_tenure_over_time() {
+        let index = index();
+        let cases: &[Case] = &[
+            // Before anyone, within the slack of A's start, during A, the slack before B, B.
+            ("10.0.0.5", 939, None, None, "unknown", ""),
+            ("10.0.0.5", 940, None, None, "pod", "a"),
+            ("10.0.0.5", 1500, None, None, "pod", "a"),
+            ("10.0.0.5", 1969, None, None, "pod", "a"),
+            ("10.0.0.5", 1970, None, None, "pod", "b"),
+            // The Succeeded pod's stale IP never shadows B.
+            ("10.0.0.5", 3500, None, None, "pod", "b"),
+            ("10.0.0.5", 50_000, None, None, "pod", "b"),
+            // A vanished pod with no successor: last_seen + slack, then nobody.
+            ("10.0.0.6", 1260, None, None, "pod", "d"),
+            ("10.0.0.6", 1261, None, None, "unknown", ""),
+            // Vanished, successor much later: a gap in between.
+            ("10.0.0.7", 1260, None, None, "pod", "e"),
+            ("10.0.0.7", 3000, None, None, "unknown", ""),
+            ("10.0.0.7", 4940, None, None, "pod", "f"),
+            // No start time: first_seen stands in.
+            ("10.0.0.8", 3939, None, None, "unknown", ""),
+            ("10.0.0.8", 3940, None, None, "pod", "no-start"),
+            ("2600:1f18::a1", 5000, None, None, "pod", "v6"),
+            // IPv4-mapped IPv6 is the same address.
+            ("::ffff:10.0.0.5", 5000, None, None, "pod", "b"),
+            // Node IPs: hostNetwork pods by declared port and protocol, else the node.
+            (
+                "10.0.1.10",
+                5000,
+                Some(9100),
+                Some(TCP),
+                "hostnet",
+                "exporter",
+            ),
+            ("10.0.1.10", 5000, Some(9100), Some(UDP), "node", "n1"),
+            ("10.0.1.10", 5000, Some(22), Some(TCP), "node", "n1"),
+            ("10.0.1.10", 5000, None, None, "node", "n1"),
+            ("10.0.1.10", 5000, Some(9100), None, "node", "n1"),
+            // Two pods declared 8080 in turn (a rollout): each in its own time.
+            (
+                "10.0.1.10",
+                2000,
+                Some(8080),
+                Some(TCP),
+                "hostnet",
+                "old-agent",
+            ),
+            (
+                "10.0.1.10",
+                2951,
+                Some(8080),
+                Some(TCP),
+                "hostnet",
+                "new-agent",
+            ),
+            (
+                "10.0.1.10",
+                9000,
+                Some(8080),
+                Some(TCP),
+                "hostnet",
+                "new-agent",
+            ),
+            ("10.0.1.10", 400, Some(9100), Some(TCP), "node", "n1"),
+            ("10.0.2.20", 5000, Some(53), Some(UDP), "hostnet", "dns"),
+            ("10.0.2.20", 5000, Some(53), Some(TCP), "hostnet", "dns"),
+            ("10.0.2.20", 5000, Some(9100), Some(TCP), "node", "n2"),
+            // A hostNetwork pod answers on every address of its node.
+            ("2600:1f18::14", 5000, Some(53), Some(UDP), "hostnet", "dns"),
+            ("2600:1f18::14", 5000, Some(80), Some(TCP), "node", "n2"),
+            // Fargate: the pod's IP is also its node's InternalIP; the pod wins.
+            ("10.0.3.30", 5000, None, None, "pod", "worker"),
+            ("10.0.3.30", 100, None, None, "node", "fargate"),
+            ("10.0.9.9", 1500, None, None, "pod", "orphan"),
+            ("192.168.1.1", 5000, None, None, "unknown", ""),
+            ("2600:1f18::ff", 5000, None, None, "unknown", ""),
+        ];
+        for &(ip, at, port, protocol, kind, name) in cases {
+            let got = who(index.lookup(ip.parse().unwrap(), at, port, protocol));
+            assert_eq!(
+                got,
+                (kind, name.to_owned()),
+                "{ip} at {at} port {port:?}/{protocol:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_carry_their_node_and_zone() {
+        let index = index();
+        let lookup = |ip: &str, port| index.lookup(ip.parse().unwrap(), 5000, port, Some(TCP));
+        // (endpoint, node, zone, zone id, pod)
+        let cases = [
+            (
+                lookup("10.0.0.5", None),
+                Some("n2"),
+                Some("us-east-1b"),
+                None,
+                Some("b"),
+            ),
+            (
+                lookup("10.0.3.30", None),
+                Some("fargate"),
+                Some("us-east-1c"),
+                Some("use1-az4"),
+                Some("worker"),
+            ),
+            (
+                lookup("10.0.1.10", Some(9100)),
+                Some("n1"),
+                Some("us-east-1a"),
+                Some("use1-az1"),
+                Some("exporter"),
+            ),
+            (
+                lookup("10.0.1.10", Some(1)),
+                Some("n1"),
+                Some("us-east-1a"),
+                Some("use1-az1"),
+                None,
+            ),
+            // A pod whose node left the cluster: no zone.
+            (
+                index.lookup("10.0.9.9".parse().unwrap(), 1500, None, None),
+                None,
+                None,
+                None,
+                Some("orphan"),
+            ),
+            (lookup("192.168.1.1", None), None, None, None, None),
+        ];
+        for (endpoint, node, zone, zone_id, pod) in cases {
+            assert_eq!(
+                endpoint.node().map(|n| n.name.as_str()),
+                node,
+                "{endpoint:?}"
+            );
+            assert_eq!(endpoint.zone(), zone, "{endpoint:?}");
+            assert_eq!(endpoint.zone_id(), zone_id, "{endpoint:?}");
+            assert_eq!(endpoint.pod().map(|p| p.name.as_str()), pod, "{endpoint:?}");
+        }
+    }
+
+    #[test]
+    fn the_index_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<PodIndex>();
+        let index = index();
+        assert_eq!(index.snapshot().pods.len(), 14);
+        assert_eq!(index.snapshot().generated_at, GENERATED_AT);
+    }
+
+    #[test]
+    fn an_empty_snapshot_knows_nobody() {
+        let index = PodIndex::new(Snapshot {
+            format: SNAPSHOT_FORMAT.into(),
+            version: SNAPSHOT_VERSION,
+            cluster: "c".into(),
+            generated_at: 0,
+            nodes: vec![],
+            pods: vec![],
+        });
+        assert_eq!(
+            index.lookup("10.0.0.1".parse().unwrap(), 0, Some(80), Some(TCP)),
+            Endpoint::Unknown
+        );
+    }
+}
