@@ -27,6 +27,19 @@ struct Cli {
 enum Command {
     /// Write nodes.json, pods-start.json, pods-end.json, the flow files and truth.json.
     Generate(GenerateArgs),
+    /// Compare an observed truth (same JSON shape, built from crossaz's output) with the
+    /// generated one; prints the diff, exits non-zero when they differ.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The generated truth.json.
+    #[arg(long)]
+    truth: PathBuf,
+    /// The observed truth.
+    #[arg(long)]
+    observed: PathBuf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,10 +95,27 @@ struct GenerateArgs {
     pod_lists_every: Option<i64>,
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
     match Cli::parse().command {
-        Command::Generate(args) => generate(&args),
+        Command::Generate(args) => generate(&args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Verify(args) => verify(&args),
     }
+}
+
+fn read_truth(path: &Path) -> Result<loadtest::Truth> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a truth document", path.display()))
+}
+
+fn verify(args: &VerifyArgs) -> Result<std::process::ExitCode> {
+    let diff = loadtest::verify(&read_truth(&args.truth)?, &read_truth(&args.observed)?);
+    print!("{diff}");
+    Ok(if diff.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
 }
 
 fn generate(args: &GenerateArgs) -> Result<()> {
