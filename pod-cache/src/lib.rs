@@ -9,7 +9,11 @@ pub mod build;
 pub mod codec;
 pub mod index;
 pub mod merge;
+#[cfg(feature = "extractor")]
+pub mod extract;
 pub mod snapshot;
+#[cfg(feature = "s3")]
+pub mod store;
 
 pub use build::{BuildOptions, BuildStats, SkippedObject, build_snapshot};
 pub use codec::{decode, encode};

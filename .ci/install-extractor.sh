@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Peers of the extractor tests (pod-cache/tests/extractor_*.rs, --features extractor):
+#   - moto_server (S3) from PyPI: the tests start it themselves on a free 127.0.0.1 port;
+#   - kubectl, which reads the same Kubernetes API fixture in extractor_list.rs: the `kubectl`
+#     package if an apt source offers it, else Debian's `kubernetes-client`.
+# Idempotent: returns at once when both are present.
+set -euo pipefail
+command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
+if ! command -v kubectl >/dev/null; then
+  SUDO=""
+  [[ "$(id -u)" == 0 ]] || SUDO="sudo"
+  ${SUDO} apt-get update -qq
+  if apt-cache show kubectl >/dev/null 2>&1; then
+    ${SUDO} apt-get install -y -qq kubectl
+  else
+    ${SUDO} apt-get install -y -qq kubernetes-client
+  fi
+fi
+moto_server --help >/dev/null
+kubectl version --client >/dev/null

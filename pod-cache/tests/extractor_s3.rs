@@ -1,0 +1,345 @@
+//! The snapshot store and full extractor runs against a real S3 peer (moto server, started here)
+//! and the Kubernetes API fixture: latest + history written, conditional reads (304), history
+//! lookup by time, merge with the previous `latest`, and loud failures when S3 refuses.
+#![cfg(feature = "extractor")]
+
+mod support;
+
+use pod_cache::Snapshot;
+use pod_cache::build::DEFAULT_APP_LABEL_KEYS;
+use pod_cache::extract::{
+    Destination, ExtractError, ExtractRequest, Previous, run_extract, run_history,
+};
+use pod_cache::store::{Fetched, SnapshotStore, StoreError, history_key, latest_key};
+use support::cluster::{T0, expected_small_snapshot, small_nodes, small_pods};
+use support::k8s_fixture::{Fixture, FixtureServer, Items};
+use support::moto::Moto;
+use support::{fast_list_options, plain_client};
+
+const BUCKET: &str = "crossaz-snapshots";
+
+fn snapshot_at(generated_at: i64) -> Snapshot {
+    let mut snapshot = expected_small_snapshot();
+    snapshot.generated_at = generated_at;
+    for pod in &mut snapshot.pods {
+        pod.first_seen = generated_at;
+        pod.last_seen = generated_at;
+    }
+    snapshot
+}
+
+async fn keys(store: &SnapshotStore) -> Vec<String> {
+    let listed = store
+        .client
+        .list_objects_v2()
+        .bucket(&store.bucket)
+        .send()
+        .await
+        .expect("list");
+    let mut keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn store_publishes_reads_conditionally_and_finds_history() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET).await;
+    let store = SnapshotStore::new(moto.s3_client(), BUCKET, "snapshots");
+
+    assert_eq!(store.load_latest("demo").await.expect("empty"), None);
+    let latest = latest_key(&store.prefix, "demo");
+    assert_eq!(latest, "snapshots/demo/latest");
+    assert_eq!(
+        store.load_if_changed(&latest, None).await.expect("get"),
+        Fetched::NotFound
+    );
+
+    // Three runs: 05:59:30, 06:00:30, 06:10:00 (T0 is 05:00:00).
+    let times = [T0 + 3570, T0 + 3630, T0 + 4200];
+    for &at in &times {
+        let published = store.publish(&snapshot_at(at)).await.expect("publish");
+        assert_eq!(published.history, history_key("snapshots/", "demo", at));
+        assert_eq!(published.latest, "snapshots/demo/latest");
+        assert!(published.bytes > 0);
+    }
+    assert_eq!(
+        keys(&store).await,
+        [
+            format!(
+                "snapshots/demo/history/dt=2026-11-27-05/{}.json.zst",
+                T0 + 3570
+            ),
+            format!(
+                "snapshots/demo/history/dt=2026-11-27-06/{}.json.zst",
+                T0 + 3630
+            ),
+            format!(
+                "snapshots/demo/history/dt=2026-11-27-06/{}.json.zst",
+                T0 + 4200
+            ),
+            "snapshots/demo/latest".to_owned(),
+        ]
+    );
+
+    // latest is the last run; a conditional read with its ETag is a 304.
+    let (snapshot, etag) = store.load_latest("demo").await.expect("get").expect("some");
+    assert_eq!(snapshot, snapshot_at(T0 + 4200));
+    assert!(!etag.is_empty());
+    assert_eq!(
+        store
+            .load_if_changed(&latest, Some(&etag))
+            .await
+            .expect("get"),
+        Fetched::NotModified
+    );
+    assert_eq!(
+        store
+            .load_if_changed(&latest, Some("\"stale-etag\""))
+            .await
+            .expect("get"),
+        Fetched::Changed {
+            snapshot: snapshot_at(T0 + 4200),
+            etag: etag.clone()
+        }
+    );
+    store
+        .publish(&snapshot_at(T0 + 4260))
+        .await
+        .expect("publish");
+    match store
+        .load_if_changed(&latest, Some(&etag))
+        .await
+        .expect("get")
+    {
+        Fetched::Changed {
+            snapshot,
+            etag: new_etag,
+        } => {
+            assert_eq!(snapshot.generated_at, T0 + 4260);
+            assert_ne!(new_etag, etag);
+        }
+        other => panic!("expected Changed, got {other:?}"),
+    }
+
+    // History by time: same hour, previous hour, exact second, before everything.
+    let cases = [
+        (T0 + 3900, Some(T0 + 3630)), // 06:05 → 06:00:30
+        (T0 + 3610, Some(T0 + 3570)), // 06:00:10 → 05:59:30 in the previous hour
+        (T0 + 4200, Some(T0 + 4200)), // exact
+        (T0 + 9000, Some(T0 + 4260)), // 07:30 → newest, an hour back
+        (T0 + 3000, None),            // before the first run
+    ];
+    for (at, expected) in cases {
+        let found = store.load_at("demo", at).await.expect("load_at");
+        assert_eq!(found.map(|s| s.generated_at), expected, "at {at}");
+    }
+    assert_eq!(
+        store
+            .load_at("other-cluster", T0 + 4200)
+            .await
+            .expect("load_at"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_garbage_object_is_a_decode_error_naming_the_key() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET).await;
+    let store = SnapshotStore::new(moto.s3_client(), BUCKET, "snapshots/");
+    store
+        .client
+        .put_object()
+        .bucket(BUCKET)
+        .key("snapshots/demo/latest")
+        .body(b"not a snapshot".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    let err = store.load_latest("demo").await.expect_err("garbage");
+    assert!(matches!(err, StoreError::Decode { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with(
+            "s3://crossaz-snapshots/snapshots/demo/latest is not a readable snapshot: "
+        ),
+        "{err}"
+    );
+}
+
+fn request() -> ExtractRequest {
+    ExtractRequest {
+        cluster: "demo".into(),
+        app_label_keys: DEFAULT_APP_LABEL_KEYS.map(str::to_owned).to_vec(),
+        namespaces: vec![],
+        retention_secs: 3600,
+        list: fast_list_options(4),
+    }
+}
+
+#[tokio::test]
+async fn runs_publish_and_merge_with_the_previous_latest() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET).await;
+    let store = SnapshotStore::new(moto.s3_client(), BUCKET, "snapshots/");
+    let destination = Destination::S3(store.clone());
+
+    let first = FixtureServer::start(Fixture {
+        pods: Items::Raw(small_pods()),
+        nodes: Items::Raw(small_nodes()),
+        token: None,
+        faults: vec![],
+    })
+    .await;
+    let report = run_extract(
+        &plain_client(&first.url()),
+        &request(),
+        &Previous::Latest,
+        &destination,
+        T0,
+    )
+    .await
+    .expect("first run");
+    let published = report.published.clone().expect("published");
+    assert_eq!(published.latest, "snapshots/demo/latest");
+    assert_eq!(
+        published.history,
+        format!("snapshots/demo/history/dt=2026-11-27-05/{T0}.json.zst")
+    );
+    assert_eq!(report.snapshot_bytes, published.bytes);
+    let (latest, _) = store.load_latest("demo").await.expect("get").expect("some");
+    assert_eq!(latest, expected_small_snapshot());
+
+    // A minute later db-0 is gone from the cluster: the merge keeps it (retention 1 h) with its
+    // old last_seen, and the pods still present keep their first_seen.
+    let without_db: Vec<String> = small_pods()
+        .into_iter()
+        .filter(|p| !p.contains("\"db-0\""))
+        .collect();
+    let second = FixtureServer::start(Fixture {
+        pods: Items::Raw(without_db),
+        nodes: Items::Raw(small_nodes()),
+        token: None,
+        faults: vec![],
+    })
+    .await;
+    let report = run_extract(
+        &plain_client(&second.url()),
+        &request(),
+        &Previous::Latest,
+        &destination,
+        T0 + 60,
+    )
+    .await
+    .expect("second run");
+    assert_eq!(report.snapshot_pods, 6);
+    assert_eq!(report.listed_pods, 6);
+    let (latest, _) = store.load_latest("demo").await.expect("get").expect("some");
+    assert_eq!(latest.generated_at, T0 + 60);
+    let seen: Vec<(&str, i64, i64)> = latest
+        .pods
+        .iter()
+        .map(|p| (p.name.as_str(), p.first_seen, p.last_seen))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("report-29400000-q8w4z", T0, T0 + 60),
+            ("aws-node-k7x2p", T0, T0 + 60),
+            ("db-0", T0, T0),
+            ("web-7c9d8b6f5-abcde", T0, T0 + 60),
+            ("web-7c9d8b6f5-fghij", T0, T0 + 60),
+            ("web-7c9d8b6f5-klmno", T0, T0 + 60),
+        ]
+    );
+
+    // `history` finds the first run's snapshot at 05:00:30 and writes it to a file.
+    let out = std::env::temp_dir().join(format!("crossaz-history-{}.json.zst", std::process::id()));
+    let snapshot = run_history(&store, "demo", T0 + 30, &out)
+        .await
+        .expect("history");
+    assert_eq!(snapshot, expected_small_snapshot());
+    assert_eq!(
+        pod_cache::extract::read_snapshot_file(&out).expect("file"),
+        snapshot
+    );
+    let err = run_history(&store, "demo", T0 - 1, &out)
+        .await
+        .expect_err("nothing before T0");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "no snapshot of cluster demo at or before {} in s3://crossaz-snapshots/snapshots/",
+            T0 - 1
+        )
+    );
+    let _ = std::fs::remove_file(out);
+}
+
+#[tokio::test]
+async fn a_missing_bucket_fails_the_run_with_a_clear_error() {
+    let moto = Moto::start();
+    let store = SnapshotStore::new(moto.s3_client(), "no-such-bucket", "snapshots/");
+    let server = FixtureServer::start(Fixture {
+        pods: Items::Raw(small_pods()),
+        nodes: Items::Raw(small_nodes()),
+        token: None,
+        faults: vec![],
+    })
+    .await;
+    let client = plain_client(&server.url());
+
+    // Reading the previous latest fails first…
+    let err = run_extract(
+        &client,
+        &request(),
+        &Previous::Latest,
+        &Destination::S3(store.clone()),
+        T0,
+    )
+    .await
+    .expect_err("no bucket");
+    let message = err.to_string();
+    assert!(
+        matches!(err, ExtractError::Store(StoreError::Get { .. })),
+        "{err:?}"
+    );
+    assert!(
+        message.starts_with("S3 GetObject s3://no-such-bucket/snapshots/demo/latest failed: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("NoSuchBucket: The specified bucket does not exist (HTTP 404)"),
+        "{message}"
+    );
+
+    // …and without a previous snapshot, the first write fails: nothing is reported as published.
+    let err = run_extract(
+        &client,
+        &request(),
+        &Previous::None,
+        &Destination::S3(store),
+        T0,
+    )
+    .await
+    .expect_err("no bucket");
+    let message = err.to_string();
+    assert!(
+        matches!(err, ExtractError::Store(StoreError::Put { .. })),
+        "{err:?}"
+    );
+    assert!(
+        message.starts_with(&format!(
+            "S3 PutObject s3://no-such-bucket/snapshots/demo/history/dt=2026-11-27-05/{T0}.json.zst failed: "
+        )),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("NoSuchBucket: The specified bucket does not exist (HTTP 404)"),
+        "{message}"
+    );
+}
