@@ -7,10 +7,10 @@
 
 pub mod build;
 pub mod codec;
-pub mod index;
-pub mod merge;
 #[cfg(feature = "extractor")]
 pub mod extract;
+pub mod index;
+pub mod merge;
 pub mod snapshot;
 #[cfg(feature = "s3")]
 pub mod store;
