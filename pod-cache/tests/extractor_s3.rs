@@ -343,3 +343,127 @@ async fn a_missing_bucket_fails_the_run_with_a_clear_error() {
         "{message}"
     );
 }
+
+/// Runs the `crossaz-extractor` binary with moto's endpoint and dummy credentials.
+async fn run_binary(moto: &Moto, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_crossaz-extractor"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .await
+        .expect("run crossaz-extractor")
+}
+
+#[tokio::test]
+async fn the_binary_extracts_to_s3_fetches_history_and_fails_loudly() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET).await;
+    let server = FixtureServer::start(Fixture {
+        pods: Items::Raw(small_pods()),
+        nodes: Items::Raw(small_nodes()),
+        token: Some("fixture-token".into()),
+        faults: vec![],
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("crossaz-extractor-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let kubeconfig = server.write_kubeconfig(&dir, "fixture-token");
+    let kubeconfig = kubeconfig.to_str().expect("utf8");
+    let out = format!("s3://{BUCKET}/snaps/");
+
+    let extract = run_binary(
+        &moto,
+        &[
+            "extract",
+            "--kubeconfig",
+            kubeconfig,
+            "--cluster",
+            "demo",
+            "--out",
+            &out,
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&extract.stdout);
+    assert!(
+        extract.status.success(),
+        "{}",
+        String::from_utf8_lossy(&extract.stderr)
+    );
+    let history = history_key("snaps/", "demo", {
+        let store = SnapshotStore::new(moto.s3_client(), BUCKET, "snaps/");
+        let (latest, _) = store
+            .load_latest("demo")
+            .await
+            .expect("get")
+            .expect("published");
+        assert_eq!(latest.pods.len(), expected_small_snapshot().pods.len());
+        latest.generated_at
+    });
+    assert!(
+        stdout.contains(&format!("-> {history} and snaps/demo/latest")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .starts_with("cluster demo: 6 pods (7 listed), 3 nodes, 2 pages, 1 decode failures, "),
+        "{stdout}"
+    );
+
+    let file = dir.join("history.json.zst");
+    let at = chrono::Utc::now().to_rfc3339();
+    let fetched = run_binary(
+        &moto,
+        &[
+            "history",
+            &out,
+            "--cluster",
+            "demo",
+            "--at",
+            &at,
+            "--out",
+            file.to_str().expect("utf8"),
+        ],
+    )
+    .await;
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let snapshot = pod_cache::extract::read_snapshot_file(&file).expect("history file");
+    assert_eq!(snapshot.cluster, "demo");
+    assert_eq!(snapshot.pods.len(), 6);
+
+    let failed = run_binary(
+        &moto,
+        &[
+            "extract",
+            "--kubeconfig",
+            kubeconfig,
+            "--cluster",
+            "demo",
+            "--out",
+            "s3://no-such-bucket/x/",
+        ],
+    )
+    .await;
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(failed.stdout.is_empty(), "no summary for a failed run");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains(
+            "crossaz-extractor: S3 GetObject s3://no-such-bucket/x/demo/latest failed: NoSuchBucket"
+        ),
+        "{stderr}"
+    );
+    let usage = run_binary(&moto, &["extract"]).await;
+    assert_eq!(usage.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("extract: --out is required"));
+    let _ = std::fs::remove_dir_all(dir);
+}
