@@ -1,6 +1,7 @@
 //! The snapshot store and full extractor runs against a real S3 peer (moto server, started here)
 //! and the Kubernetes API fixture: latest + history written, conditional reads (304), history
-//! lookup by time, merge with the previous `latest`, and loud failures when S3 refuses.
+//! lookup by time, merge with the previous `latest`, loud failures when S3 refuses, the binary
+//! end to end, and `eks:DescribeCluster` against moto's EKS.
 #![cfg(feature = "extractor")]
 
 mod support;
@@ -466,4 +467,51 @@ async fn the_binary_extracts_to_s3_fetches_history_and_fails_loudly() {
     assert_eq!(usage.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&usage.stderr).contains("extract: --out is required"));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn describe_cluster_reads_endpoint_and_ca_from_eks() {
+    let moto = Moto::start();
+    let config = aws_sdk_eks::Config::builder()
+        .behavior_version(aws_sdk_eks::config::BehaviorVersion::latest())
+        .region(aws_sdk_eks::config::Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(aws_sdk_eks::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .build();
+    let eks = aws_sdk_eks::Client::from_conf(config);
+    let created = eks
+        .create_cluster()
+        .name("demo")
+        .role_arn("arn:aws:iam::123456789012:role/eks")
+        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().build())
+        .send()
+        .await
+        .expect("create cluster");
+    let cluster = created.cluster().expect("cluster");
+    let endpoint = pod_cache::extract::eks::describe_cluster(&eks, "demo")
+        .await
+        .expect("describe");
+    assert_eq!(endpoint.name, "demo");
+    assert_eq!(Some(endpoint.endpoint.as_str()), cluster.endpoint());
+    assert!(
+        endpoint.endpoint.starts_with("https://"),
+        "{}",
+        endpoint.endpoint
+    );
+    assert_eq!(
+        endpoint.ca_data.as_deref(),
+        cluster.certificate_authority().and_then(|ca| ca.data())
+    );
+
+    let err = pod_cache::extract::eks::describe_cluster(&eks, "missing")
+        .await
+        .expect_err("no such cluster");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("eks:DescribeCluster missing failed: "),
+        "{message}"
+    );
+    assert!(message.contains("ResourceNotFoundException"), "{message}");
 }
