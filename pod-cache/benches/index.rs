@@ -171,10 +171,15 @@ fn bench(c: &mut Criterion) {
     let mut load = c.benchmark_group("load");
     load.sample_size(10);
     load.bench_function("encode", |b| {
-        b.iter(|| encode(black_box(&snapshot)).expect("encode"))
+        b.iter(|| encode(black_box(&snapshot)).expect("encode"));
     });
     load.bench_function("decode", |b| {
-        b.iter(|| decode(black_box(&bytes)).expect("decode"))
+        b.iter(|| decode(black_box(&bytes)).expect("decode"));
+    });
+    // The same document uncompressed: decode minus zstd, i.e. the JSON parse alone.
+    let json = serde_json::to_vec(&snapshot).expect("json");
+    load.bench_function("decode_plain_json", |b| {
+        b.iter(|| decode(black_box(&json)).expect("decode"));
     });
     load.bench_function("index_build", |b| {
         b.iter_batched(

@@ -128,7 +128,7 @@ pub fn build_snapshot(
                     kind: "Node".into(),
                     name: info.name,
                     reason: "duplicate metadata.name".into(),
-                })
+                });
             }
             Ok(info) => node_infos.push(info),
             Err(reason) => stats.skipped.push(skipped(

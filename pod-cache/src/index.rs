@@ -103,19 +103,31 @@ struct Holder {
     start: i64,
     /// Last second it may still hold it (vanished pods), else `i64::MAX`.
     until: i64,
-    /// Index into `snapshot.pods`.
+    /// Index into `snapshot.pods`, or [`NONE`] for "no holder".
     pod: u32,
-}
-
-/// What the index knows about one IP.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    /// Range of `PodIndex::holders`, sorted by start.
-    first_holder: u32,
-    holder_count: u32,
-    /// Index into `snapshot.nodes`, or [`NONE`].
+    /// Index of the pod's node in `snapshot.nodes`, or [`NONE`].
     node: u32,
 }
+
+/// What the index knows about one IP. The latest holder is inline, so the usual lookup (a flow
+/// of the IP's current pod) touches one hash-table entry and nothing else.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// The holder with the latest start; `pod == NONE` when no pod ever held the IP.
+    latest: Holder,
+    /// Range of `PodIndex::holders` with the earlier holders, sorted by start.
+    first_earlier: u32,
+    earlier_count: u32,
+    /// Index into `snapshot.nodes` of the node with this IP, or [`NONE`].
+    node: u32,
+}
+
+const NO_HOLDER: Holder = Holder {
+    start: i64::MAX,
+    until: i64::MIN,
+    pod: NONE,
+    node: NONE,
+};
 
 /// A hostNetwork pod's declared port on its node.
 #[derive(Debug, Clone, Copy)]
@@ -130,9 +142,8 @@ pub struct PodIndex {
     snapshot: Snapshot,
     /// Keyed by the IPv6 form of the address (IPv4 as `::ffff:a.b.c.d`).
     slots: HashMap<u128, Slot, FixedState>,
+    /// Earlier holders of every IP, grouped by IP.
     holders: Vec<Holder>,
-    /// Per pod: index of its node in `snapshot.nodes`, or [`NONE`].
-    pod_nodes: Vec<u32>,
     /// Per node: range of `host_ports`, sorted by (port, protocol, start).
     node_host_ports: Vec<(u32, u32)>,
     host_ports: Vec<HostPort>,
@@ -157,7 +168,7 @@ fn ip_key(ip: IpAddr) -> u128 {
     }
 }
 
-fn holder_of(pod: &PodInfo, index: usize, generated_at: i64) -> Holder {
+fn holder_of(pod: &PodInfo, index: usize, node: u32, generated_at: i64) -> Holder {
     let vanished = pod.last_seen < generated_at;
     Holder {
         start: pod.start_time.unwrap_or(pod.first_seen),
@@ -167,15 +178,8 @@ fn holder_of(pod: &PodInfo, index: usize, generated_at: i64) -> Holder {
             i64::MAX
         },
         pod: index as u32,
+        node,
     }
-}
-
-/// The latest-starting holder with `start <= at + slack`, if it still held the IP at `at`.
-fn holder_at(holders: &[Holder], at: i64) -> Option<u32> {
-    let horizon = at.saturating_add(START_SLACK_SECS);
-    let after = holders.partition_point(|h| h.start <= horizon);
-    let holder = holders[..after].last()?;
-    (at <= holder.until).then_some(holder.pod)
 }
 
 impl PodIndex {
@@ -206,7 +210,7 @@ impl PodIndex {
             if pod.is_terminated() {
                 continue;
             }
-            let holder = holder_of(pod, i, generated_at);
+            let holder = holder_of(pod, i, pod_nodes[i], generated_at);
             if pod.host_network {
                 if pod_nodes[i] != NONE {
                     host_ports.extend(pod.ports.iter().map(|p| {
@@ -230,21 +234,27 @@ impl PodIndex {
 
         let mut slots: HashMap<u128, Slot, FixedState> = HashMap::default();
         slots.reserve(tenures.len() + snapshot.nodes.len());
-        let mut holders = Vec::with_capacity(tenures.len());
+        let mut holders = Vec::new();
         for (key, holder) in tenures {
             let slot = slots.entry(key).or_insert(Slot {
-                first_holder: holders.len() as u32,
-                holder_count: 0,
+                latest: NO_HOLDER,
+                first_earlier: holders.len() as u32,
+                earlier_count: 0,
                 node: NONE,
             });
-            slot.holder_count += 1;
-            holders.push(holder);
+            // Sorted by start: each new holder is the latest so far.
+            if slot.latest.pod != NONE {
+                holders.push(slot.latest);
+                slot.earlier_count += 1;
+            }
+            slot.latest = holder;
         }
         for (i, node) in snapshot.nodes.iter().enumerate() {
             for ip in &node.ips {
                 let empty = Slot {
-                    first_holder: 0,
-                    holder_count: 0,
+                    latest: NO_HOLDER,
+                    first_earlier: 0,
+                    earlier_count: 0,
                     node: NONE,
                 };
                 let slot = slots.entry(ip_key(*ip)).or_insert(empty);
@@ -269,7 +279,6 @@ impl PodIndex {
             snapshot,
             slots,
             holders,
-            pod_nodes,
             node_host_ports,
             host_ports,
         }
@@ -294,13 +303,10 @@ impl PodIndex {
         let Some(slot) = self.slots.get(&ip_key(ip)) else {
             return Endpoint::Unknown;
         };
-        let first = slot.first_holder as usize;
-        let holders = &self.holders[first..first + slot.holder_count as usize];
-        if let Some(pod) = holder_at(holders, at) {
-            let node = self.pod_nodes[pod as usize];
+        if let Some(holder) = self.holder_at(slot, at) {
             return Endpoint::Pod {
-                pod: &self.snapshot.pods[pod as usize],
-                node: (node != NONE).then(|| &self.snapshot.nodes[node as usize]),
+                pod: &self.snapshot.pods[holder.pod as usize],
+                node: (holder.node != NONE).then(|| &self.snapshot.nodes[holder.node as usize]),
             };
         }
         if slot.node == NONE {
@@ -316,6 +322,20 @@ impl PodIndex {
             };
         }
         Endpoint::Node(node)
+    }
+
+    /// The holder of `slot` with the latest start `<= at + slack`, if it still held the IP at `at`.
+    fn holder_at(&self, slot: &Slot, at: i64) -> Option<Holder> {
+        let horizon = at.saturating_add(START_SLACK_SECS);
+        let holder = if slot.latest.start <= horizon {
+            slot.latest
+        } else {
+            let first = slot.first_earlier as usize;
+            let earlier = &self.holders[first..first + slot.earlier_count as usize];
+            let after = earlier.partition_point(|h| h.start <= horizon);
+            *earlier[..after].last()?
+        };
+        (holder.pod != NONE && at <= holder.until).then_some(holder)
     }
 
     /// The hostNetwork pod on `node` declaring `(port, protocol)` and running at `at`.
