@@ -13,7 +13,8 @@
 # Usage: deploy/deploy.sh --cluster NAME [options]; deploy/deploy.sh --help
 set -euo pipefail
 
-readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
 readonly TEMPLATE="${ROOT}/deploy/template.yaml"
 readonly RBAC="${ROOT}/kubernetes/rbac.yaml"
 readonly TRANSFORM_BIN="crossaz-transform"

@@ -12,7 +12,8 @@
 # Usage: deploy/destroy.sh --stack NAME [--region REGION] [--delete-data] [--dry-run] [--yes]
 set -euo pipefail
 
-readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
 cd "${ROOT}"
 
 usage() {
