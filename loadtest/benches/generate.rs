@@ -33,48 +33,84 @@ fn main() {
         cluster.pods.len()
     );
 
-    let began = Instant::now();
+    let clock = Clock::start();
     let records = FlowStream::new(&cluster, &traffic)
         .expect("valid traffic")
         .count();
-    report("records generated", records, began.elapsed().as_secs_f64());
+    report("records generated", records, &clock);
 
-    let began = Instant::now();
+    let clock = Clock::start();
     let mut stream = FlowStream::new(&cluster, &traffic).expect("valid traffic");
     let mut bytes = 0usize;
     let mut lines = 0usize;
-    while let Some((_, line)) = stream.next_with_line() {
-        bytes += black_box(line).len();
+    let mut line = String::with_capacity(512);
+    while stream.next_into(&mut line).is_some() {
+        bytes += black_box(&line).len();
         lines += 1;
     }
     report(
-        "lines generated and rendered",
+        "lines generated and rendered (reused buffer)",
         lines,
-        began.elapsed().as_secs_f64(),
+        &clock,
     );
+
+    let clock = Clock::start();
+    let (owned, _) = loadtest::Lines::new(&cluster, &traffic)
+        .expect("valid traffic")
+        .fold((0usize, 0usize), |(n, b), l| {
+            (n + 1, b + black_box(l).len())
+        });
+    report("lines generated as owned Strings (Lines)", owned, &clock);
     println!("average line: {} bytes", bytes / lines.max(1));
 
     let format = stream.format().clone();
     let all: Vec<_> = FlowStream::new(&cluster, &traffic)
         .expect("valid traffic")
         .collect();
-    let began = Instant::now();
+    let clock = Clock::start();
     let mut buf = String::with_capacity(512);
     for record in &all {
         buf.clear();
         format.render_into(&cluster, record, &mut buf);
         black_box(&buf);
     }
-    report(
-        "lines rendered (into a reused buffer)",
-        all.len(),
-        began.elapsed().as_secs_f64(),
-    );
+    report("lines rendered (into a reused buffer)", all.len(), &clock);
 }
 
-fn report(what: &str, n: usize, secs: f64) {
-    println!(
-        "{what}: {n} in {secs:.2} s = {:.2} M/s",
-        n as f64 / secs / 1e6
-    );
+/// Nanoseconds this thread has run on a CPU (Linux `schedstat`), so that the rate holds on a
+/// machine shared with other builds; `None` elsewhere.
+fn cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// A wall clock and a CPU clock started together.
+struct Clock {
+    wall: Instant,
+    cpu: Option<u64>,
+}
+
+impl Clock {
+    fn start() -> Self {
+        Clock {
+            wall: Instant::now(),
+            cpu: cpu_ns(),
+        }
+    }
+}
+
+fn report(what: &str, n: usize, clock: &Clock) {
+    let wall = clock.wall.elapsed().as_secs_f64();
+    let rate = |secs: f64| n as f64 / secs / 1e6;
+    match (clock.cpu, cpu_ns()) {
+        (Some(a), Some(b)) => {
+            let cpu = (b - a) as f64 / 1e9;
+            println!(
+                "{what}: {n} in {wall:.2} s wall = {:.2} M/s; {cpu:.2} s on CPU = {:.2} M/s",
+                rate(wall),
+                rate(cpu)
+            );
+        }
+        _ => println!("{what}: {n} in {wall:.2} s = {:.2} M/s", rate(wall)),
+    }
 }

@@ -9,9 +9,9 @@
 //! completes (Succeeded pods own no IP, though they keep showing the stale `podIP`). Every pod
 //! that starts runs at least [`MIN_POD_LIFETIME_SECS`], so a one-minute extractor sees it.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::fasthash::FastMap;
 use crate::rng::Rng;
 use crate::spec::{ClusterSpec, SpecError};
 
@@ -224,9 +224,9 @@ pub struct Cluster {
     /// Every pod that existed during the window (and Job pods from just before it).
     pub pods: Vec<Pod>,
     /// Non-hostNetwork pods per IP, sorted by start.
-    by_ip: HashMap<Ipv4Addr, Vec<usize>>,
+    by_ip: FastMap<Ipv4Addr, Vec<usize>>,
     /// Node per node IP (v4 and v6).
-    node_by_ip: HashMap<IpAddr, usize>,
+    node_by_ip: FastMap<IpAddr, usize>,
     /// hostNetwork pods per node.
     hostnet_by_node: Vec<Vec<usize>>,
 }
@@ -263,7 +263,7 @@ impl Cluster {
             workloads,
             pods,
         } = parts;
-        let mut by_ip: HashMap<Ipv4Addr, Vec<usize>> = HashMap::new();
+        let mut by_ip: FastMap<Ipv4Addr, Vec<usize>> = FastMap::default();
         let mut hostnet_by_node = vec![Vec::new(); nodes.len()];
         for (i, pod) in pods.iter().enumerate() {
             if workloads[pod.workload].host_network {
@@ -275,7 +275,7 @@ impl Cluster {
         for list in by_ip.values_mut() {
             list.sort_by_key(|&i| (pods[i].start, i));
         }
-        let mut node_by_ip = HashMap::new();
+        let mut node_by_ip = FastMap::default();
         for (i, node) in nodes.iter().enumerate() {
             node_by_ip.insert(IpAddr::V4(node.ip), i);
             node_by_ip.insert(IpAddr::V6(node.ipv6), i);

@@ -14,6 +14,7 @@
 
 mod build;
 pub mod cluster;
+mod fasthash;
 pub mod format;
 pub mod kube;
 pub mod output;

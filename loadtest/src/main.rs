@@ -185,7 +185,8 @@ fn write_flows(stream: &mut FlowStream<'_>, out: &Path, layout: Layout, seed: u6
         }
         Layout::Firehose => {
             let mut writer = FirehoseWriter::new(&out.join("firehose"), seed);
-            while let Some((record, line)) = stream.next_with_line() {
+            let mut line = String::with_capacity(512);
+            while let Some(record) = stream.next_into(&mut line) {
                 writer.push(record.end, &line)?;
                 count += 1;
             }
@@ -197,7 +198,8 @@ fn write_flows(stream: &mut FlowStream<'_>, out: &Path, layout: Layout, seed: u6
             let file = std::fs::File::create(&path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             let mut w = std::io::BufWriter::new(file);
-            while let Some((_, line)) = stream.next_with_line() {
+            let mut line = String::with_capacity(512);
+            while stream.next_into(&mut line).is_some() {
                 writeln!(w, "{line}")
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 count += 1;

@@ -9,12 +9,13 @@
 //! [`Cluster::attribute`] at the record's `start`, never from the conversation's intent, so the
 //! truth follows design §4 and §9 by construction. Pure: no I/O, no clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use chrono::DateTime;
 
 use crate::cluster::{Cluster, Endpoint};
+use crate::fasthash::FastMap;
 use crate::format::LineFormat;
 use crate::record::{Action, Direction, FlowRecord, LogStatus, RecordClass};
 use crate::rng::Rng;
@@ -171,7 +172,7 @@ pub struct FlowStream<'c> {
     gaps: Vec<(Ipv4Addr, i64, i64)>,
     pending: std::vec::IntoIter<FlowRecord>,
     classes: [Counts; RecordClass::ALL.len()],
-    cross_az: HashMap<(i64, Endpoint, Endpoint), Counts>,
+    cross_az: FastMap<(i64, Endpoint, Endpoint), Counts>,
     stats: BTreeMap<&'static str, u64>,
 }
 
@@ -199,7 +200,7 @@ impl<'c> FlowStream<'c> {
             gaps: cluster.ip_gaps(),
             pending: Vec::new().into_iter(),
             classes: [Counts::default(); RecordClass::ALL.len()],
-            cross_az: HashMap::new(),
+            cross_az: FastMap::default(),
             stats: BTreeMap::new(),
             spec: spec.clone(),
         })
@@ -216,6 +217,14 @@ impl<'c> FlowStream<'c> {
         let record = self.next()?;
         let line = self.format.render(self.cluster, &record);
         Some((record, line))
+    }
+
+    /// The next record, its line rendered into `line` (cleared first): no allocation per line.
+    pub fn next_into(&mut self, line: &mut String) -> Option<FlowRecord> {
+        let record = self.next()?;
+        line.clear();
+        self.format.render_into(self.cluster, &record, line);
+        Some(record)
     }
 
     /// Conversations generated so far per type.
