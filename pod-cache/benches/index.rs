@@ -7,6 +7,7 @@
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pod_cache::codec::{decode, encode};
@@ -156,6 +157,30 @@ fn queries() -> Vec<(IpAddr, i64, Option<u16>, Option<u8>)> {
         .collect()
 }
 
+/// CPU time this thread has run, in ns (Linux schedstat). On a shared machine wall-clock times
+/// include waiting for a core; CPU time is what the same work costs on a dedicated one.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Runs `f` `iterations` times and prints CPU and wall time per iteration.
+fn report_cpu_time<T>(name: &str, iterations: u32, mut f: impl FnMut() -> T) {
+    let cpu = thread_cpu_ns();
+    let wall = Instant::now();
+    for _ in 0..iterations {
+        black_box(f());
+    }
+    let wall = wall.elapsed().as_secs_f64() * 1e3 / f64::from(iterations);
+    match (cpu, thread_cpu_ns()) {
+        (Some(before), Some(after)) => {
+            let cpu = (after - before) as f64 / 1e6 / f64::from(iterations);
+            eprintln!("{name}: {cpu:.2} ms CPU, {wall:.2} ms wall per iteration");
+        }
+        _ => eprintln!("{name}: {wall:.2} ms wall per iteration (no CPU clock)"),
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let snapshot = snapshot();
     let bytes = encode(&snapshot).expect("encode");
@@ -168,6 +193,27 @@ fn bench(c: &mut Criterion) {
         bytes.len() as f64 / 1e6
     );
 
+    let json = serde_json::to_vec(&snapshot).expect("json");
+    report_cpu_time("encode", 3, || encode(&snapshot).expect("encode"));
+    report_cpu_time("decode", 5, || decode(&bytes).expect("decode"));
+    report_cpu_time("decode_plain_json", 5, || decode(&json).expect("decode"));
+    report_cpu_time("index_build", 5, || PodIndex::new(snapshot.clone()));
+    report_cpu_time("decode_and_index", 5, || {
+        PodIndex::new(decode(&bytes).expect("decode"))
+    });
+    {
+        let index = PodIndex::new(snapshot.clone());
+        let queries = queries();
+        report_cpu_time("lookup x100000 (ms per 100k)", 20, || {
+            queries
+                .iter()
+                .filter(|&&(ip, at, port, protocol)| {
+                    index.lookup(ip, at, port, protocol).kind() != "unknown"
+                })
+                .count()
+        });
+    }
+
     let mut load = c.benchmark_group("load");
     load.sample_size(10);
     load.bench_function("encode", |b| {
@@ -177,7 +223,6 @@ fn bench(c: &mut Criterion) {
         b.iter(|| decode(black_box(&bytes)).expect("decode"));
     });
     // The same document uncompressed: decode minus zstd, i.e. the JSON parse alone.
-    let json = serde_json::to_vec(&snapshot).expect("json");
     load.bench_function("decode_plain_json", |b| {
         b.iter(|| decode(black_box(&json)).expect("decode"));
     });

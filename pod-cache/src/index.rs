@@ -229,8 +229,8 @@ impl PodIndex {
             }
         }
         // Equal starts: the most recently seen pod sorts last and wins.
-        let last_seen = |h: &Holder| snapshot.pods[h.pod as usize].last_seen;
-        tenures.sort_unstable_by_key(|(key, h)| (*key, h.start, last_seen(h), h.pod));
+        // `until` orders like `last_seen` (present pods: MAX) without a lookup per comparison.
+        tenures.sort_unstable_by_key(|(key, h)| (*key, h.start, h.until, h.pod));
 
         let mut slots: HashMap<u128, Slot, FixedState> = HashMap::default();
         slots.reserve(tenures.len() + snapshot.nodes.len());
