@@ -198,12 +198,17 @@ impl FlowStream<'_> {
         not_node: usize,
         rng: &mut Rng,
     ) -> Option<usize> {
-        let candidates: Vec<usize> = view.nodes_by_zone[zone]
+        let nodes = &view.nodes_by_zone[zone];
+        let excluded = usize::from(nodes.contains(&not_node));
+        let count = nodes.len() - excluded;
+        if count == 0 {
+            return None;
+        }
+        nodes
             .iter()
             .copied()
             .filter(|&n| n != not_node)
-            .collect();
-        rng.pick(&candidates).copied()
+            .nth(rng.index(count))
     }
 
     pub(super) fn request_response(
