@@ -4,4 +4,5 @@
 //! Firehose transform's per-record outcomes) plus, behind features, the shells around it: the
 //! Firehose transform Lambda (`lambda`) and the `crossaz` CLI (`cli`).
 
+pub mod flowlog;
 pub mod row;

@@ -1,0 +1,18 @@
+//! Any bytes as a Firehose record: `record_lines` frames them or refuses them, never panics, and
+//! every line it yields goes through `parse_line` without panicking.
+#![no_main]
+
+use crossaz::flowlog::{FlowFormat, RECOMMENDED_FORMAT, record_lines};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(format) = FlowFormat::parse(RECOMMENDED_FORMAT) else {
+        return;
+    };
+    if let Ok(lines) = record_lines(data) {
+        for line in lines {
+            assert!(!line.trim().is_empty(), "blank line yielded");
+            let _ = format.parse_line(&line);
+        }
+    }
+});

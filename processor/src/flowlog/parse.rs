@@ -1,0 +1,421 @@
+//! Reading one flow-log line into a typed [`FlowRecord`] with a compiled [`FlowFormat`].
+//!
+//! The hot path of the whole pipeline: it splits the line once, converts each value in place
+//! (numbers, IP addresses, keywords) and borrows every string from the line. It allocates only
+//! for formats with unknown fields (their `Vec`) and on errors. `#[inline(always)]` marks the
+//! helpers whose inlining the `parse` bench showed to matter (about 20% of a line's time).
+#![allow(clippy::inline_always)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use thiserror::Error;
+
+use super::format::Column;
+use super::tokens::{Tokens, count_tokens};
+use super::{ABSENT, Action, Field, FlowDirection, FlowFormat, FlowRecord, LogStatus};
+
+/// Longest raw value quoted in an error; longer values are cut (a garbage line can be huge).
+const MAX_QUOTED_VALUE: usize = 80;
+
+/// Why one line could not be read. The caller adds where the line came from.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseError {
+    /// The line has more or fewer space-separated values than the format has fields.
+    #[error("wrong field count: the format has {expected} fields, the line has {found}")]
+    FieldCount {
+        /// Fields in the format.
+        expected: usize,
+        /// Values in the line.
+        found: usize,
+    },
+    /// A value that does not fit its field's type.
+    #[error("field `{field}`: invalid value `{value}`: {reason}")]
+    InvalidValue {
+        /// The AWS field name.
+        field: &'static str,
+        /// The raw value (cut after 80 bytes, marked with `...`).
+        value: String,
+        /// What is wrong with it.
+        reason: InvalidReason,
+    },
+}
+
+/// What is wrong with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum InvalidReason {
+    /// Not a plain decimal integer.
+    #[error("not a decimal integer")]
+    NotANumber,
+    /// A number outside the field's range.
+    #[error("out of range ({range})")]
+    OutOfRange {
+        /// The accepted range, e.g. `0..=65535`.
+        range: &'static str,
+    },
+    /// Neither an IPv4 nor an IPv6 address.
+    #[error("not an IPv4 or IPv6 address")]
+    NotAnIpAddress,
+    /// Not one of the keywords the field allows.
+    #[error("expected {expected}")]
+    UnknownKeyword {
+        /// The allowed spellings, e.g. `ACCEPT or REJECT`.
+        expected: &'static str,
+    },
+}
+
+impl ParseError {
+    #[cold]
+    #[inline(never)]
+    fn invalid(field: Field, raw: &str, reason: InvalidReason) -> ParseError {
+        let value = match raw.char_indices().nth(MAX_QUOTED_VALUE) {
+            Some((cut, _)) => format!("{}...", &raw[..cut]),
+            None => raw.to_owned(),
+        };
+        ParseError::InvalidValue {
+            field: field.name(),
+            value,
+            reason,
+        }
+    }
+}
+
+impl FlowFormat {
+    /// Reads one flow-log line (no trailing newline needed; surrounding whitespace and runs of
+    /// spaces are tolerated). `-` values become `None`; unknown fields are kept raw.
+    ///
+    /// The record borrows from both the line and the format (unknown fields' names).
+    pub fn parse_line<'a>(&'a self, line: &'a str) -> Result<FlowRecord<'a>, ParseError> {
+        let mut record = FlowRecord::default();
+        if self.unknown_count > 0 {
+            record.unknown.reserve_exact(self.unknown_count);
+        }
+        let mut tokens = Tokens::new(line);
+        for column in &self.columns {
+            let Some(raw) = tokens.next() else {
+                return Err(self.field_count_error(line));
+            };
+            match column {
+                Column::Known(field) => set_field(&mut record, *field, raw)?,
+                Column::Unknown(name) => record.unknown.push((name, raw)),
+            }
+        }
+        if tokens.next().is_some() {
+            return Err(self.field_count_error(line));
+        }
+        Ok(record)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn field_count_error(&self, line: &str) -> ParseError {
+        ParseError::FieldCount {
+            expected: self.columns.len(),
+            found: count_tokens(line),
+        }
+    }
+}
+
+/// Stores one raw value in its typed slot.
+#[inline]
+fn set_field<'a>(
+    record: &mut FlowRecord<'a>,
+    field: Field,
+    raw: &'a str,
+) -> Result<(), ParseError> {
+    let ecs = &mut record.ecs;
+    match field {
+        Field::Version => record.version = typed(field, raw, parse_u8)?,
+        Field::AccountId => record.account_id = text(raw),
+        Field::InterfaceId => record.interface_id = text(raw),
+        Field::SrcAddr => record.srcaddr = typed(field, raw, parse_ip)?,
+        Field::DstAddr => record.dstaddr = typed(field, raw, parse_ip)?,
+        Field::SrcPort => record.srcport = typed(field, raw, parse_u16)?,
+        Field::DstPort => record.dstport = typed(field, raw, parse_u16)?,
+        Field::Protocol => record.protocol = typed(field, raw, parse_u8)?,
+        Field::Packets => record.packets = typed(field, raw, parse_u64)?,
+        Field::Bytes => record.bytes = typed(field, raw, parse_u64)?,
+        Field::Start => record.start = typed(field, raw, parse_i64)?,
+        Field::End => record.end = typed(field, raw, parse_i64)?,
+        Field::Action => record.action = typed(field, raw, parse_action)?,
+        Field::LogStatus => record.log_status = typed(field, raw, parse_log_status)?,
+        Field::VpcId => record.vpc_id = text(raw),
+        Field::SubnetId => record.subnet_id = text(raw),
+        Field::InstanceId => record.instance_id = text(raw),
+        Field::TcpFlags => record.tcp_flags = typed(field, raw, parse_u16)?,
+        Field::Type => record.traffic_type = text(raw),
+        Field::PktSrcAddr => record.pkt_srcaddr = typed(field, raw, parse_ip)?,
+        Field::PktDstAddr => record.pkt_dstaddr = typed(field, raw, parse_ip)?,
+        Field::Region => record.region = text(raw),
+        Field::AzId => record.az_id = text(raw),
+        Field::SublocationType => record.sublocation_type = text(raw),
+        Field::SublocationId => record.sublocation_id = text(raw),
+        Field::PktSrcAwsService => record.pkt_src_aws_service = text(raw),
+        Field::PktDstAwsService => record.pkt_dst_aws_service = text(raw),
+        Field::FlowDirection => record.flow_direction = typed(field, raw, parse_direction)?,
+        Field::TrafficPath => record.traffic_path = typed(field, raw, parse_u8)?,
+        Field::EcsClusterArn => ecs.cluster_arn = text(raw),
+        Field::EcsClusterName => ecs.cluster_name = text(raw),
+        Field::EcsContainerInstanceArn => ecs.container_instance_arn = text(raw),
+        Field::EcsContainerInstanceId => ecs.container_instance_id = text(raw),
+        Field::EcsContainerId => ecs.container_id = text(raw),
+        Field::EcsSecondContainerId => ecs.second_container_id = text(raw),
+        Field::EcsServiceName => ecs.service_name = text(raw),
+        Field::EcsTaskDefinitionArn => ecs.task_definition_arn = text(raw),
+        Field::EcsTaskArn => ecs.task_arn = text(raw),
+        Field::EcsTaskId => ecs.task_id = text(raw),
+        Field::RejectReason => record.reject_reason = text(raw),
+    }
+    Ok(())
+}
+
+/// A string field: `-` is absent.
+#[inline]
+fn text(raw: &str) -> Option<&str> {
+    if is_absent(raw) { None } else { Some(raw) }
+}
+
+#[inline(always)]
+fn is_absent(raw: &str) -> bool {
+    raw.as_bytes() == ABSENT.as_bytes()
+}
+
+/// A typed field: `-` is absent, anything else must convert.
+#[inline(always)]
+fn typed<T>(
+    field: Field,
+    raw: &str,
+    convert: impl FnOnce(&str) -> Result<T, InvalidReason>,
+) -> Result<Option<T>, ParseError> {
+    if is_absent(raw) {
+        return Ok(None);
+    }
+    match convert(raw) {
+        Ok(value) => Ok(Some(value)),
+        Err(reason) => Err(ParseError::invalid(field, raw, reason)),
+    }
+}
+
+/// Digits that always fit a `u64` without overflow checks (`u64::MAX` has 20).
+const SAFE_DIGITS: usize = 19;
+
+/// Unsigned decimal digits only (no sign, no `+`, no spaces), checked for overflow.
+#[inline]
+fn parse_u64(raw: &str) -> Result<u64, InvalidReason> {
+    let bytes = raw.as_bytes();
+    if bytes.is_empty() {
+        return Err(InvalidReason::NotANumber);
+    }
+    let (head, tail) = bytes.split_at(bytes.len().min(SAFE_DIGITS));
+    let mut value: u64 = 0;
+    for &b in head {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(InvalidReason::NotANumber);
+        }
+        value = value * 10 + u64::from(digit);
+    }
+    for &b in tail {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(InvalidReason::NotANumber);
+        }
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit)))
+            .ok_or(InvalidReason::OutOfRange {
+                range: "0..=18446744073709551615",
+            })?;
+    }
+    Ok(value)
+}
+
+#[inline]
+fn parse_u8(raw: &str) -> Result<u8, InvalidReason> {
+    narrow(parse_u64(raw), "0..=255")
+}
+
+#[inline]
+fn parse_u16(raw: &str) -> Result<u16, InvalidReason> {
+    narrow(parse_u64(raw), "0..=65535")
+}
+
+#[inline]
+fn narrow<T: TryFrom<u64>>(
+    value: Result<u64, InvalidReason>,
+    range: &'static str,
+) -> Result<T, InvalidReason> {
+    match value {
+        Ok(value) => T::try_from(value).map_err(|_| InvalidReason::OutOfRange { range }),
+        Err(InvalidReason::OutOfRange { .. }) => Err(InvalidReason::OutOfRange { range }),
+        Err(other) => Err(other),
+    }
+}
+
+/// Epoch seconds; a leading `-` is accepted so that every `i64` reads back.
+#[inline]
+fn parse_i64(raw: &str) -> Result<i64, InvalidReason> {
+    const RANGE: &str = "-9223372036854775808..=9223372036854775807";
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, raw),
+    };
+    let magnitude = narrow::<u64>(parse_u64(digits), RANGE)?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+            .ok_or(InvalidReason::OutOfRange { range: RANGE })
+    } else {
+        i64::try_from(magnitude).map_err(|_| InvalidReason::OutOfRange { range: RANGE })
+    }
+}
+
+/// IPv4 by a fast path (four decimal octets, no leading zeros, like the standard library), IPv6
+/// by the standard library.
+#[inline]
+fn parse_ip(raw: &str) -> Result<IpAddr, InvalidReason> {
+    if let Some(v4) = parse_ipv4(raw.as_bytes()) {
+        return Ok(IpAddr::V4(v4));
+    }
+    raw.parse::<Ipv6Addr>()
+        .map(IpAddr::V6)
+        .map_err(|_| InvalidReason::NotAnIpAddress)
+}
+
+#[inline]
+fn parse_ipv4(bytes: &[u8]) -> Option<Ipv4Addr> {
+    // Shortest `0.0.0.0`, longest `255.255.255.255`.
+    if !(7..=15).contains(&bytes.len()) {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut at = 0;
+    for (index, octet) in octets.iter_mut().enumerate() {
+        if index > 0 {
+            if bytes.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+        let first = digit(bytes.get(at))?;
+        at += 1;
+        let mut value = u16::from(first);
+        // No leading zeros: `01` is refused, as by the standard library.
+        if first != 0 {
+            for _ in 0..2 {
+                let Some(next) = digit(bytes.get(at)) else {
+                    break;
+                };
+                value = value * 10 + u16::from(next);
+                at += 1;
+            }
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    (at == bytes.len()).then_some(Ipv4Addr::from(octets))
+}
+
+#[inline(always)]
+fn digit(byte: Option<&u8>) -> Option<u8> {
+    let digit = byte?.wrapping_sub(b'0');
+    (digit <= 9).then_some(digit)
+}
+
+#[inline]
+fn parse_action(raw: &str) -> Result<Action, InvalidReason> {
+    Action::from_aws(raw).ok_or(InvalidReason::UnknownKeyword {
+        expected: "ACCEPT or REJECT",
+    })
+}
+
+#[inline]
+fn parse_log_status(raw: &str) -> Result<LogStatus, InvalidReason> {
+    LogStatus::from_aws(raw).ok_or(InvalidReason::UnknownKeyword {
+        expected: "OK, NODATA or SKIPDATA",
+    })
+}
+
+#[inline]
+fn parse_direction(raw: &str) -> Result<FlowDirection, InvalidReason> {
+    FlowDirection::from_aws(raw).ok_or(InvalidReason::UnknownKeyword {
+        expected: "ingress or egress",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_fast_path_agrees_with_std() {
+        let cases = [
+            "0.0.0.0",
+            "10.0.0.1",
+            "255.255.255.255",
+            "256.0.0.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "1.2.3.04",
+            "1.2.3.0",
+            "",
+            "a.b.c.d",
+            "1.2.3.4 ",
+            "1000.1.1.1",
+        ];
+        for case in cases {
+            assert_eq!(
+                parse_ipv4(case.as_bytes()),
+                case.parse::<Ipv4Addr>().ok(),
+                "{case:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn integers_convert_or_say_why() {
+        assert_eq!(parse_u64("0"), Ok(0));
+        assert_eq!(parse_u64("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_u64("18446744073709551616"),
+            Err(InvalidReason::OutOfRange {
+                range: "0..=18446744073709551615"
+            })
+        );
+        assert_eq!(parse_u64("+1"), Err(InvalidReason::NotANumber));
+        assert_eq!(parse_u64(""), Err(InvalidReason::NotANumber));
+        assert_eq!(parse_u16("65535"), Ok(65535));
+        assert_eq!(
+            parse_u16("65536"),
+            Err(InvalidReason::OutOfRange { range: "0..=65535" })
+        );
+        assert_eq!(
+            parse_u8("99999999999999999999999"),
+            Err(InvalidReason::OutOfRange { range: "0..=255" })
+        );
+        assert_eq!(parse_i64("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_i64("9223372036854775807"), Ok(i64::MAX));
+        assert!(matches!(
+            parse_i64("9223372036854775808"),
+            Err(InvalidReason::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse_i64("-9223372036854775809"),
+            Err(InvalidReason::OutOfRange { .. })
+        ));
+        assert_eq!(parse_i64("-"), Err(InvalidReason::NotANumber));
+        assert_eq!(parse_i64("--1"), Err(InvalidReason::NotANumber));
+    }
+
+    #[test]
+    fn long_values_are_cut_in_errors() {
+        let raw = "x".repeat(500);
+        let ParseError::InvalidValue { value, .. } =
+            ParseError::invalid(Field::SrcPort, &raw, InvalidReason::NotANumber)
+        else {
+            panic!("not an InvalidValue");
+        };
+        assert_eq!(value, format!("{}...", "x".repeat(MAX_QUOTED_VALUE)));
+    }
+}
