@@ -167,6 +167,7 @@ fn bench(c: &mut Criterion) {
                 let mut bytes = 0u64;
                 for record in &records {
                     for line in record_lines(black_box(record)).expect("valid record") {
+                        let line = line.expect("valid line");
                         bytes += format
                             .parse_line(&line)
                             .expect("valid line")

@@ -45,6 +45,10 @@ struct Message<'a> {
 
 /// Iterator over the non-blank lines of one Firehose record, from [`record_lines`]. Lines from
 /// raw text and from JSON messages without escapes borrow from the record.
+///
+/// Items are `Result`s so that callers handle a framing error per line as well as per record
+/// (the CLI and the transform both do). This implementation checks the whole record in
+/// [`record_lines`], so every item it yields is `Ok`.
 #[derive(Debug, Clone)]
 pub struct RecordLines<'a> {
     inner: Inner<'a>,
@@ -125,12 +129,14 @@ fn non_blank(line: &str) -> Option<&str> {
 }
 
 impl<'a> Iterator for RecordLines<'a> {
-    type Item = Cow<'a, str>;
+    type Item = Result<Cow<'a, str>, FrameError>;
 
-    fn next(&mut self) -> Option<Cow<'a, str>> {
+    fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
-            Inner::Text(split) => split.find_map(non_blank).map(Cow::Borrowed),
-            Inner::Messages(lines) => lines.next(),
+            Inner::Text(split) => split
+                .find_map(non_blank)
+                .map(|line| Ok(Cow::Borrowed(line))),
+            Inner::Messages(lines) => lines.next().map(Ok),
         }
     }
 }
@@ -145,7 +151,7 @@ mod tests {
     fn lines(data: &[u8]) -> Vec<String> {
         record_lines(data)
             .expect("frames")
-            .map(Cow::into_owned)
+            .map(|line| line.expect("line").into_owned())
             .collect()
     }
 
@@ -205,7 +211,7 @@ mod tests {
     fn unescaped_lines_borrow_from_the_record() {
         let data = format!(r#"{{"message":"{LINE}"}}"#);
         let mut lines = record_lines(data.as_bytes()).expect("frames");
-        assert!(matches!(lines.next(), Some(Cow::Borrowed(LINE))));
+        assert!(matches!(lines.next(), Some(Ok(Cow::Borrowed(LINE)))));
         assert!(lines.next().is_none());
     }
 
