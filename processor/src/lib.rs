@@ -6,3 +6,5 @@
 
 pub mod flowlog;
 pub mod row;
+#[cfg(feature = "cli")]
+pub mod local;

@@ -1,0 +1,193 @@
+//! Shared helpers for the `local_*` integration tests: hand-built rows with their expected
+//! aggregates, the pyarrow/duckdb checker, and a moto server on a free 127.0.0.1 port.
+#![allow(dead_code, clippy::missing_panics_doc)]
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crossaz::row::{COLUMNS, Row, partition_key};
+
+/// The three hours the sample rows fall in.
+pub const HOURS: [i64; 3] = [1_714_568_400, 1_714_572_000, 1_714_575_600];
+
+/// `n` deterministic rows spread over [`HOURS`], with their `dt`; some values NULL.
+pub fn sample_rows(n: usize) -> Vec<(String, Row<'static>)> {
+    let namespaces = ["shop", "payments", "kube-system"];
+    (0..n)
+        .map(|i| {
+            let start = HOURS[i % HOURS.len()] + (i as i64 % 3600);
+            let bytes = 1000 + (i as i64 * 37) % 5000;
+            let row = Row {
+                flow_id: Some(format!("{:016x}", i as u64 * 0x9e37_79b9_7f4a_7c15).into()),
+                start_ts: Some(start),
+                end_ts: Some(start + 60),
+                account_id: Some("111122223333".into()),
+                region: Some("us-east-1".into()),
+                interface_id: Some(format!("eni-{:04}", i % 7).into()),
+                flow_direction: Some("egress".into()),
+                protocol: Some(if i % 5 == 0 { 17 } else { 6 }),
+                src_port: Some(40_000 + (i % 1000) as i32),
+                dst_port: Some(443),
+                packets: Some(1 + i as i64 % 10),
+                bytes: Some(bytes),
+                action: Some("ACCEPT".into()),
+                src_ip: Some(format!("10.0.1.{}", i % 250).into()),
+                src_kind: Some("pod".into()),
+                src_namespace: Some(namespaces[i % namespaces.len()].into()),
+                src_pod: if i % 4 == 0 {
+                    None
+                } else {
+                    Some(format!("client-{}", i % 3).into())
+                },
+                src_zone_id: Some("use1-az1".into()),
+                dst_ip: Some(format!("10.0.2.{}", i % 250).into()),
+                dst_kind: Some(if i % 6 == 0 { "node" } else { "pod" }.into()),
+                dst_zone_id: Some("use1-az2".into()),
+                traffic_path: if i % 3 == 0 { None } else { Some(1) },
+                cost_usd: Some(bytes as f64 * 0.02 / 1e9),
+                ..Row::default()
+            };
+            (partition_key(start).unwrap(), row)
+        })
+        .collect()
+}
+
+/// Rows per dt.
+pub fn rows_per_dt(rows: &[(String, Row<'_>)]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for (dt, _) in rows {
+        *counts.entry(dt.clone()).or_default() += 1;
+    }
+    counts
+}
+
+/// Sum of `bytes` per dt.
+pub fn bytes_per_dt(rows: &[(String, Row<'_>)]) -> BTreeMap<String, i64> {
+    let mut sums = BTreeMap::new();
+    for (dt, row) in rows {
+        *sums.entry(dt.clone()).or_default() += row.bytes.unwrap_or(0);
+    }
+    sums
+}
+
+/// The expectations file `check_parquet.py` reads.
+pub fn expectations(rows: &[(String, Row<'_>)], codec: &str) -> serde_json::Value {
+    let sum_i64 =
+        |f: fn(&Row<'_>) -> Option<i64>| rows.iter().filter_map(|(_, r)| f(r)).sum::<i64>();
+    let sum_i32 = |f: fn(&Row<'_>) -> Option<i32>| {
+        rows.iter()
+            .filter_map(|(_, r)| f(r))
+            .map(i64::from)
+            .sum::<i64>()
+    };
+    let cost: f64 = rows.iter().filter_map(|(_, r)| r.cost_usd).sum();
+    let columns: Vec<(String, String)> = COLUMNS
+        .iter()
+        .map(|c| (c.name.to_owned(), format!("{:?}", c.kind)))
+        .collect();
+    let sums_per_dt: BTreeMap<String, serde_json::Value> = bytes_per_dt(rows)
+        .into_iter()
+        .map(|(dt, bytes)| (dt, serde_json::json!({ "bytes": bytes })))
+        .collect();
+    serde_json::json!({
+        "columns": columns,
+        "rows_per_dt": rows_per_dt(rows),
+        "sums": {
+            "bytes": sum_i64(|r| r.bytes),
+            "packets": sum_i64(|r| r.packets),
+            "start_ts": sum_i64(|r| r.start_ts),
+            "protocol": sum_i32(|r| r.protocol),
+            "src_port": sum_i32(|r| r.src_port),
+            "traffic_path": sum_i32(|r| r.traffic_path),
+            "cost_usd": cost,
+        },
+        "sums_per_dt": sums_per_dt,
+        "nulls": {
+            "src_pod": rows.iter().filter(|(_, r)| r.src_pod.is_none()).count(),
+            "traffic_path": rows.iter().filter(|(_, r)| r.traffic_path.is_none()).count(),
+            "src_workload": rows.len(),
+        },
+        "codec": codec,
+    })
+}
+
+/// Runs `tests/py/check_parquet.py` on `data`; panics with its messages on any mismatch, and
+/// with install instructions when pyarrow/duckdb are missing.
+pub fn check_with_python(data: &Path, expected: &serde_json::Value) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/check_parquet.py");
+    let expected_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(expected_file.path(), expected.to_string()).unwrap();
+    let output = Command::new("python3")
+        .arg(&script)
+        .arg(data)
+        .arg(expected_file.path())
+        .output()
+        .expect("python3 must be installed to run the Parquet compatibility check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0) => {}
+        Some(3) => panic!("pyarrow/duckdb missing: run .ci/install-local.sh\n{stderr}"),
+        _ => panic!("pyarrow/duckdb disagree with what was written:\n{stderr}"),
+    }
+}
+
+/// A `moto_server` child on a free port, killed on drop.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto and waits until it answers (panics with a clear message if it cannot).
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server must be installed (pip install 'moto[server]'; see .ci/install-local.sh)");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// Options pointing the SDK at this server with dummy credentials.
+    pub fn aws(&self) -> crossaz::local::AwsOptions {
+        crossaz::local::AwsOptions::local(&self.endpoint)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A current-thread runtime for async test steps.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
