@@ -4,6 +4,9 @@
 //! or from the header line of an S3 flow-log file (`version bytes ...`). It checks names, not
 //! data; lines are read by [`FlowFormat::parse_line`](super::parse).
 
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
 use thiserror::Error;
 
 use super::{Field, RECOMMENDED_FORMAT};
@@ -12,7 +15,7 @@ use super::{Field, RECOMMENDED_FORMAT};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Column {
     Known(Field),
-    Unknown(Box<str>),
+    Unknown(&'static str),
 }
 
 impl Column {
@@ -67,6 +70,12 @@ pub enum FormatError {
         /// 1-based position of the second occurrence.
         second: usize,
     },
+    /// More distinct unknown field names than the process keeps (see [`MAX_UNKNOWN_NAMES`]).
+    #[error("field `{name}`: more than {MAX_UNKNOWN_NAMES} distinct unknown field names seen")]
+    TooManyUnknownNames {
+        /// The name that did not fit.
+        name: String,
+    },
     /// The format lacks what attribution needs (design §3).
     #[error(
         "the flow-log format lacks fields crossaz needs to attribute traffic: {}; \
@@ -120,7 +129,11 @@ impl FlowFormat {
             }
             let column = match Field::from_name(name) {
                 Some(field) => Column::Known(field),
-                None => Column::Unknown(name.into()),
+                None => Column::Unknown(intern(name).ok_or_else(|| {
+                    FormatError::TooManyUnknownNames {
+                        name: name.to_owned(),
+                    }
+                })?),
             };
             if let Some(first) = columns.iter().position(|c| c == &column) {
                 return Err(FormatError::DuplicateField {
@@ -216,6 +229,30 @@ impl FlowFormat {
         }
         spec
     }
+}
+
+/// How many distinct unknown field names the process keeps. AWS adds a few fields a year; the cap
+/// only bounds what hostile header lines can make [`intern`] keep.
+pub const MAX_UNKNOWN_NAMES: usize = 4096;
+
+/// The process-lifetime copy of an unknown field name, so that records can borrow it without
+/// borrowing the [`FlowFormat`] (callers keep records after the format is gone). Each distinct
+/// name is kept once; `None` past [`MAX_UNKNOWN_NAMES`].
+fn intern(name: &str) -> Option<&'static str> {
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(&kept) = names.get(name) {
+        return Some(kept);
+    }
+    if names.len() >= MAX_UNKNOWN_NAMES {
+        return None;
+    }
+    let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(kept);
+    Some(kept)
 }
 
 /// Letters, digits, `-` and `_`, starting with a letter: rules out data lines and stray `${`.

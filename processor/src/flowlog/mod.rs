@@ -23,7 +23,7 @@ mod tests;
 use std::net::IpAddr;
 
 pub use field::Field;
-pub use format::{FlowFormat, FormatError};
+pub use format::{FlowFormat, FormatError, MAX_UNKNOWN_NAMES};
 pub use frame::{FrameError, RecordLines, record_lines};
 pub use parse::{InvalidReason, ParseError};
 
@@ -46,8 +46,8 @@ ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} 
 pub const ABSENT: &str = "-";
 
 /// One flow-log line, typed. Every field is `None` when the format does not contain it or the
-/// line holds `-` for it. Strings borrow from the line (and, for unknown field names, from the
-/// [`FlowFormat`]).
+/// line holds `-` for it. Strings borrow from the line; unknown field names are kept for the
+/// whole process by [`FlowFormat`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FlowRecord<'a> {
     /// `version` (2): highest version among the format's fields.

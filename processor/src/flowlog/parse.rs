@@ -83,8 +83,8 @@ impl FlowFormat {
     /// Reads one flow-log line (no trailing newline needed; surrounding whitespace and runs of
     /// spaces are tolerated). `-` values become `None`; unknown fields are kept raw.
     ///
-    /// The record borrows from both the line and the format (unknown fields' names).
-    pub fn parse_line<'a>(&'a self, line: &'a str) -> Result<FlowRecord<'a>, ParseError> {
+    /// The record borrows from the line only.
+    pub fn parse_line<'a>(&self, line: &'a str) -> Result<FlowRecord<'a>, ParseError> {
         let mut record = FlowRecord::default();
         if self.unknown_count > 0 {
             record.unknown.reserve_exact(self.unknown_count);

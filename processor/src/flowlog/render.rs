@@ -22,7 +22,7 @@ impl FlowFormat {
             match column {
                 Column::Known(field) => render_field(record, *field, out),
                 Column::Unknown(name) => {
-                    let value = record.unknown.iter().find(|(n, _)| *n == &**name);
+                    let value = record.unknown.iter().find(|(n, _)| n == name);
                     out.push_str(value.map_or(ABSENT, |(_, v)| v));
                 }
             }

@@ -724,3 +724,14 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn records_outlive_their_format() {
+    let line = String::from("7 raw-value");
+    let record = {
+        let format = FlowFormat::from_header("bytes x-new-field").expect("format");
+        format.parse_line(&line).expect("parses")
+    };
+    assert_eq!(record.bytes, Some(7));
+    assert_eq!(record.unknown, [("x-new-field", "raw-value")]);
+}
