@@ -270,7 +270,7 @@ impl PartitionedWriter {
         };
         let properties = WriterProperties::builder()
             .set_compression(compression)
-            .set_max_row_group_row_count(config.row_group_rows.max(1))
+            .set_max_row_group_row_count(Some(config.row_group_rows.max(1)))
             .set_created_by(concat!("crossaz ", env!("CARGO_PKG_VERSION")).to_owned())
             .build();
         let run_id = format!(
