@@ -1,0 +1,555 @@
+//! The Firehose data-transformation contract (design §7, aws-facts §1): one event in, one
+//! response out, every `recordId` back exactly once.
+//!
+//! This module owns the per-record outcome mapping (`Ok` with rows and `partitionKeys.dt`,
+//! `Dropped`, `ProcessingFailed`), the 6 MB response budget, the judgement of snapshot staleness
+//! against the records' own times, and the batch counters. It is pure: the snapshot index, format
+//! and settings come in, the response and [`BatchStats`] go out; the Lambda shell does I/O.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_lambda_events::event::firehose::{
+    KinesisFirehoseEvent, KinesisFirehoseResponse, KinesisFirehoseResponseRecord,
+};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::attribute::{Attributor, Decision, DropReason};
+use crate::flowlog::FlowFormat;
+use crate::flowlog::frame::record_lines;
+use crate::pipeline::decide_line;
+use crate::row::PARTITION_COLUMN;
+
+/// A synchronous Lambda response may be 6 MB (6,291,456 bytes); like Splunk's AWS-licensed
+/// flow-log processor we budget 6,000,000 bytes to leave room for JSON framing we do not count.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 6_000_000;
+/// Records newer than the snapshot by more than this fail the invocation: the extractor runs
+/// every minute, so ten minutes without a snapshot means it is broken, and attributing with an
+/// old snapshot would credit reused IPs to the wrong pods.
+pub const DEFAULT_MAX_SNAPSHOT_LAG_SECS: i64 = 600;
+/// Records older than the snapshot by more than this are failed one by one (to the error
+/// prefix, replayed by `crossaz reprocess` with the history snapshot of their hour): the
+/// snapshot retains vanished pods for an hour (pod-cache `DEFAULT_RETENTION_SECS`).
+pub const DEFAULT_MAX_RECORD_AGE_SECS: i64 = 3600;
+/// JSON around one response record besides its id and data: `{"recordId":"","result":
+/// "ProcessingFailed","data":"","metadata":{"partitionKeys":{"dt":"yyyy-MM-dd-HH"}}},`.
+const RECORD_OVERHEAD_BYTES: usize = 110;
+/// At most this many per-record failures are logged per batch; the rest are only counted.
+const MAX_LOGGED_FAILURES: usize = 5;
+
+/// The result of one Firehose record, serialized exactly as Firehose expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// Transformed; the data holds one or more rows.
+    Ok,
+    /// Intentionally not kept (every line was dropped by a counting rule).
+    Dropped,
+    /// Could not be transformed; Firehose writes the original to the error prefix.
+    ProcessingFailed,
+}
+
+impl Outcome {
+    /// The exact spelling Firehose expects in `result`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "Ok",
+            Outcome::Dropped => "Dropped",
+            Outcome::ProcessingFailed => "ProcessingFailed",
+        }
+    }
+}
+
+/// Why one record failed (it goes to the error prefix and can be replayed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordFailure {
+    /// The payload is not flow-log text or `{"message":…}` JSON.
+    Frame(String),
+    /// A line did not parse or lacked a required field: line number (1-based) and reason.
+    Line {
+        /// 1-based line number inside the record.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The flow started before the snapshot's retention window.
+    TooOld {
+        /// The flow's start.
+        start: i64,
+    },
+    /// Keeping the rows would push the response over the 6 MB limit.
+    OverBudget,
+}
+
+impl fmt::Display for RecordFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordFailure::Frame(reason) => write!(f, "payload: {reason}"),
+            RecordFailure::Line { line, reason } => write!(f, "line {line}: {reason}"),
+            RecordFailure::TooOld { start } => write!(
+                f,
+                "flow start {start} is older than the snapshot's window; replay it with `crossaz reprocess`"
+            ),
+            RecordFailure::OverBudget => write!(f, "response would exceed the 6 MB Lambda limit"),
+        }
+    }
+}
+
+/// A failure of the whole invocation: Firehose retries the batch, then writes it to the error
+/// prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SystemicError {
+    /// The snapshot was observed too long before the records it must attribute.
+    #[error(
+        "snapshot generated at {snapshot_at} is {lag}s older than the newest record (start {newest_start}); more than the allowed {max_lag}s: is the extractor running?"
+    )]
+    StaleSnapshot {
+        /// Snapshot `generated_at`.
+        snapshot_at: i64,
+        /// Newest record start in the batch.
+        newest_start: i64,
+        /// `newest_start - snapshot_at`.
+        lag: i64,
+        /// The configured limit.
+        max_lag: i64,
+    },
+}
+
+/// Tunables of the transform; defaults are the named constants above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransformSettings {
+    /// Response byte budget.
+    pub max_response_bytes: usize,
+    /// Allowed `newest record start - snapshot generated_at`.
+    pub max_snapshot_lag_secs: i64,
+    /// Allowed `snapshot generated_at - record start`.
+    pub max_record_age_secs: i64,
+}
+
+impl Default for TransformSettings {
+    fn default() -> Self {
+        TransformSettings {
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_snapshot_lag_secs: DEFAULT_MAX_SNAPSHOT_LAG_SECS,
+            max_record_age_secs: DEFAULT_MAX_RECORD_AGE_SECS,
+        }
+    }
+}
+
+/// Counters of one batch; they add up: `records_in = ok + dropped + failed` and every line is
+/// either kept, dropped for one reason or inside a failed record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Firehose records received.
+    pub records_in: u64,
+    /// Records returned `Ok`.
+    pub records_ok: u64,
+    /// Records returned `Dropped`.
+    pub records_dropped: u64,
+    /// Records returned `ProcessingFailed`.
+    pub records_failed: u64,
+    /// Flow-log lines read from records that did not fail.
+    pub lines: u64,
+    /// Rows kept (cross-AZ flows).
+    pub rows_kept: u64,
+    /// Bytes of kept rows (flow bytes, not JSON bytes).
+    pub bytes_kept: u64,
+    /// Lines dropped, per [`DropReason`] (indexed by [`DropReason::index`]).
+    pub dropped: [u64; DropReason::ALL.len()],
+    /// Records failed because a line did not parse or lacked a field.
+    pub failed_parse: u64,
+    /// Records failed because they were older than the snapshot window.
+    pub failed_too_old: u64,
+    /// Records failed to keep the response under budget.
+    pub failed_over_budget: u64,
+    /// `Ok` records whose rows spanned several hours (all land in the first row's `dt`).
+    pub mixed_hours: u64,
+    /// Newest flow start seen.
+    pub newest_start: Option<i64>,
+    /// Response bytes as estimated against the budget.
+    pub response_bytes: usize,
+}
+
+impl BatchStats {
+    /// Lines dropped for `reason`.
+    pub fn dropped_for(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()]
+    }
+
+    /// Adds another batch's counters into this one (the CLI sums over many events).
+    pub fn absorb(&mut self, other: &BatchStats) {
+        self.records_in += other.records_in;
+        self.records_ok += other.records_ok;
+        self.records_dropped += other.records_dropped;
+        self.records_failed += other.records_failed;
+        self.lines += other.lines;
+        self.rows_kept += other.rows_kept;
+        self.bytes_kept += other.bytes_kept;
+        for (a, b) in self.dropped.iter_mut().zip(other.dropped) {
+            *a += b;
+        }
+        self.failed_parse += other.failed_parse;
+        self.failed_too_old += other.failed_too_old;
+        self.failed_over_budget += other.failed_over_budget;
+        self.mixed_hours += other.mixed_hours;
+        self.newest_start = self.newest_start.max(other.newest_start);
+        self.response_bytes += other.response_bytes;
+    }
+}
+
+/// The transform of one Firehose event with one snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct Transform<'a> {
+    format: &'a FlowFormat,
+    attributor: Attributor<'a>,
+    settings: TransformSettings,
+}
+
+/// What one record turned into before the budget is applied.
+enum Processed {
+    Rows { payload: Vec<u8>, dt: String, lines: u64, kept: u64, bytes: u64, drops: Drops },
+    Dropped { lines: u64, drops: Drops },
+    Failed(RecordFailure),
+}
+
+type Drops = [u64; DropReason::ALL.len()];
+
+impl<'a> Transform<'a> {
+    /// A transform parsing lines with `format` and attributing with `attributor`.
+    pub fn new(format: &'a FlowFormat, attributor: Attributor<'a>, settings: TransformSettings) -> Self {
+        Transform { format, attributor, settings }
+    }
+
+    /// Transforms a whole event. Per-record problems become `ProcessingFailed`; only a stale
+    /// snapshot fails the invocation.
+    pub fn run(
+        &self,
+        event: &KinesisFirehoseEvent,
+    ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
+        let snapshot_at = self.attributor.index().snapshot().generated_at;
+        let mut stats = BatchStats { records_in: event.records.len() as u64, ..BatchStats::default() };
+        let mut out = Vec::with_capacity(event.records.len());
+        let mut budget = self.settings.max_response_bytes;
+        let mut logged = 0;
+        let mut mixed_hours = 0;
+        for record in &event.records {
+            let id = record.record_id.as_deref().unwrap_or("");
+            let processed = self.process(&record.data.0, &mut stats.newest_start, &mut mixed_hours);
+            let overhead = RECORD_OVERHEAD_BYTES + id.len();
+            let (outcome, data, dt) = match processed {
+                Processed::Rows { payload, dt, lines, kept, bytes, drops } => {
+                    let cost = overhead + base64_len(payload.len());
+                    if cost > budget {
+                        stats.failed_over_budget += 1;
+                        self.fail(&mut stats, &mut logged, id, &RecordFailure::OverBudget);
+                        (Outcome::ProcessingFailed, Vec::new(), None)
+                    } else {
+                        stats.lines += lines;
+                        stats.rows_kept += kept;
+                        stats.bytes_kept += bytes;
+                        add(&mut stats.dropped, &drops);
+                        stats.records_ok += 1;
+                        (Outcome::Ok, payload, Some(dt))
+                    }
+                }
+                Processed::Dropped { lines, drops } => {
+                    stats.lines += lines;
+                    add(&mut stats.dropped, &drops);
+                    stats.records_dropped += 1;
+                    (Outcome::Dropped, Vec::new(), None)
+                }
+                Processed::Failed(failure) => {
+                    match failure {
+                        RecordFailure::TooOld { .. } => stats.failed_too_old += 1,
+                        _ => stats.failed_parse += 1,
+                    }
+                    self.fail(&mut stats, &mut logged, id, &failure);
+                    (Outcome::ProcessingFailed, Vec::new(), None)
+                }
+            };
+            let cost = overhead + base64_len(data.len());
+            budget = budget.saturating_sub(cost);
+            stats.response_bytes += cost;
+            out.push(response_record(record.record_id.clone(), outcome, data, dt));
+        }
+        stats.mixed_hours = mixed_hours;
+        if let Some(newest) = stats.newest_start {
+            let lag = newest - snapshot_at;
+            if lag > self.settings.max_snapshot_lag_secs {
+                return Err(SystemicError::StaleSnapshot {
+                    snapshot_at,
+                    newest_start: newest,
+                    lag,
+                    max_lag: self.settings.max_snapshot_lag_secs,
+                });
+            }
+        }
+        let mut response = KinesisFirehoseResponse::default();
+        response.records = out;
+        Ok((response, stats))
+    }
+
+    fn fail(&self, stats: &mut BatchStats, logged: &mut usize, id: &str, failure: &RecordFailure) {
+        stats.records_failed += 1;
+        if *logged < MAX_LOGGED_FAILURES {
+            *logged += 1;
+            tracing::warn!(record_id = id, error = %failure, "record failed");
+        }
+    }
+
+    /// Parses, attributes and encodes one record's lines.
+    fn process(&self, data: &[u8], newest: &mut Option<i64>, mixed_hours: &mut u64) -> Processed {
+        let lines = match record_lines(data) {
+            Ok(lines) => lines,
+            Err(e) => return Processed::Failed(RecordFailure::Frame(e.to_string())),
+        };
+        let snapshot_at = self.attributor.index().snapshot().generated_at;
+        let mut payload = Vec::new();
+        let mut first_dt: Option<String> = None;
+        let (mut count, mut kept, mut bytes) = (0u64, 0u64, 0u64);
+        let mut drops: Drops = [0; DropReason::ALL.len()];
+        let mut newest_here = *newest;
+        for (n, line) in lines.enumerate() {
+            let line_no = n + 1;
+            let line = match line {
+                Ok(line) => line,
+                Err(e) => return Processed::Failed(RecordFailure::Frame(e.to_string())),
+            };
+            count += 1;
+            let (start, decision) = decide_line(self.format, &self.attributor, &line);
+            // Only decisions that consulted the snapshot are judged against its age.
+            let used_snapshot = match &decision {
+                Ok(Decision::Keep { .. }) => true,
+                Ok(Decision::Drop(reason)) => reason.depends_on_snapshot(),
+                Err(_) => false,
+            };
+            if let (true, Some(start)) = (used_snapshot, start) {
+                if snapshot_at - start > self.settings.max_record_age_secs {
+                    return Processed::Failed(RecordFailure::TooOld { start });
+                }
+                newest_here = newest_here.max(Some(start));
+            }
+            match decision {
+                Ok(Decision::Keep { row, dt }) => {
+                    kept += 1;
+                    bytes += row.bytes.unwrap_or(0).unsigned_abs();
+                    // Writing JSON into a Vec cannot fail for these plain types.
+                    let _ = serde_json::to_writer(&mut payload, &row);
+                    payload.push(b'\n');
+                    match &first_dt {
+                        None => first_dt = Some(dt),
+                        Some(first) if *first != dt => *mixed_hours += 1,
+                        Some(_) => {}
+                    }
+                }
+                Ok(Decision::Drop(reason)) => drops[reason.index()] += 1,
+                Err(e) => {
+                    return Processed::Failed(RecordFailure::Line { line: line_no, reason: e.to_string() });
+                }
+            }
+        }
+        *newest = newest_here;
+        match first_dt {
+            Some(dt) => Processed::Rows { payload, dt, lines: count, kept, bytes, drops },
+            None => Processed::Dropped { lines: count, drops },
+        }
+    }
+}
+
+fn add(into: &mut Drops, from: &Drops) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+/// Length of the base64 encoding of `n` bytes.
+fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+fn response_record(
+    record_id: Option<String>,
+    outcome: Outcome,
+    data: Vec<u8>,
+    dt: Option<String>,
+) -> KinesisFirehoseResponseRecord {
+    let mut r = KinesisFirehoseResponseRecord::default();
+    r.record_id = record_id;
+    r.result = Some(outcome.as_str().to_owned());
+    r.data.0 = data;
+    if let Some(dt) = dt {
+        r.metadata.partition_keys = HashMap::from([(PARTITION_COLUMN.to_owned(), dt)]);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::attribute::Pricing;
+    use crate::fixtures::{T0, index};
+    use crate::row::COLUMNS;
+
+    const FORMAT: &str = "${version} ${account-id} ${interface-id} ${instance-id} ${pkt-srcaddr} \
+        ${pkt-dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} \
+        ${action} ${log-status} ${flow-direction}";
+
+    fn line(src: &str, dst: &str, start: i64, bytes: u64, direction: &str) -> String {
+        format!(
+            "5 123456789012 eni-1 i-b {src} {dst} 43512 8080 6 10 {bytes} {start} {} ACCEPT OK {direction}",
+            start + 60
+        )
+    }
+
+    fn event(payloads: &[Vec<u8>]) -> KinesisFirehoseEvent {
+        let records: Vec<Value> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                json!({"recordId": format!("4954{i:04}"), "approximateArrivalTimestamp": 1_714_568_460_000_i64,
+                       "data": STANDARD.encode(p)})
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "invocationId": "inv-1",
+            "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/flows",
+            "region": "us-east-1",
+            "records": records,
+        }))
+        .unwrap()
+    }
+
+    fn message(line: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({ "message": line })).unwrap()
+    }
+
+    fn run_with(
+        settings: TransformSettings,
+        payloads: &[Vec<u8>],
+    ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
+        let index = index();
+        let format = FlowFormat::parse(FORMAT).unwrap();
+        Transform::new(&format, Attributor::new(&index, Pricing::default()), settings).run(&event(payloads))
+    }
+
+    fn rows(data: &[u8]) -> Vec<serde_json::Map<String, Value>> {
+        serde_json::Deserializer::from_slice(data)
+            .into_iter::<Value>()
+            .map(|v| v.unwrap().as_object().unwrap().clone())
+            .collect()
+    }
+
+    #[test]
+    fn outcome_serializes_exactly_as_firehose_expects() {
+        let names: Vec<String> = [Outcome::Ok, Outcome::Dropped, Outcome::ProcessingFailed]
+            .iter()
+            .map(|o| serde_json::to_string(o).unwrap())
+            .collect();
+        assert_eq!(names, ["\"Ok\"", "\"Dropped\"", "\"ProcessingFailed\""]);
+    }
+
+    #[test]
+    fn every_record_comes_back_once_with_its_outcome() {
+        let cross = line("10.0.2.30", "10.0.1.10", T0 + 5, 1000, "egress");
+        let same = line("10.0.2.30", "10.0.2.40", T0 + 5, 500, "egress");
+        let ingress = line("10.0.2.30", "10.0.1.10", T0 + 5, 1000, "ingress");
+        let payloads = vec![
+            message(&cross),
+            same.clone().into_bytes(),
+            b"not a flow log line".to_vec(),
+            format!("{cross}\n{same}\n{ingress}\n").into_bytes(),
+            [message(&same), b"\n".to_vec(), message(&cross)].concat(),
+        ];
+        let (response, stats) = run_with(TransformSettings::default(), &payloads).unwrap();
+        let got: Vec<(String, String)> = response
+            .records
+            .iter()
+            .map(|r| (r.record_id.clone().unwrap(), r.result.clone().unwrap()))
+            .collect();
+        let want = [
+            ("49540000", "Ok"),
+            ("49540001", "Dropped"),
+            ("49540002", "ProcessingFailed"),
+            ("49540003", "Ok"),
+            ("49540004", "Ok"),
+        ];
+        assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
+        for r in &response.records {
+            let has_dt = r.metadata.partition_keys.get("dt").map(String::as_str) == Some("2024-05-01-13");
+            assert_eq!(has_dt, r.result.as_deref() == Some("Ok"), "{r:?}");
+        }
+        let first = rows(&response.records[0].data.0);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0]["src_pod"], "web-1");
+        assert_eq!(first[0]["dst_pod"], "cart-1");
+        assert_eq!(first[0]["bytes"], 1000);
+        assert!(first[0].keys().all(|k| COLUMNS.iter().any(|c| c.name == k)));
+        assert_eq!(rows(&response.records[3].data.0).len(), 1);
+        assert!(response.records[1].data.0.is_empty());
+        assert_eq!(
+            (stats.records_in, stats.records_ok, stats.records_dropped, stats.records_failed),
+            (5, 3, 1, 1)
+        );
+        assert_eq!((stats.lines, stats.rows_kept, stats.bytes_kept), (7, 3, 3000));
+        assert_eq!(stats.dropped_for(DropReason::SameAz), 3);
+        assert_eq!(stats.dropped_for(DropReason::Ingress), 1);
+        assert_eq!(stats.failed_parse, 1);
+        let wire = serde_json::to_value(&response).unwrap();
+        assert_eq!(wire["records"][2]["result"], "ProcessingFailed");
+        assert_eq!(wire["records"][0]["metadata"]["partitionKeys"]["dt"], "2024-05-01-13");
+    }
+
+    #[test]
+    fn response_budget_fails_records_that_would_overflow_it() {
+        let cross = line("10.0.2.30", "10.0.1.10", T0 + 5, 1000, "egress");
+        let payloads: Vec<Vec<u8>> = (0..20).map(|_| message(&cross)).collect();
+        let (_, full) = run_with(TransformSettings::default(), &payloads).unwrap();
+        let budget = full.response_bytes / 2;
+        let settings = TransformSettings { max_response_bytes: budget, ..TransformSettings::default() };
+        let (response, stats) = run_with(settings, &payloads).unwrap();
+        assert_eq!(response.records.len(), 20);
+        assert!(stats.failed_over_budget > 0 && stats.records_ok > 0);
+        assert_eq!(stats.records_ok + stats.failed_over_budget, 20);
+        let wire = serde_json::to_vec(&response).unwrap();
+        assert!(wire.len() <= budget, "{} > {budget}", wire.len());
+        let ok_then_failed: Vec<&str> = response.records.iter().map(|r| r.result.as_deref().unwrap()).collect();
+        let first_failed = ok_then_failed.iter().position(|r| *r == "ProcessingFailed").unwrap();
+        assert!(ok_then_failed[first_failed..].iter().all(|r| *r == "ProcessingFailed"));
+    }
+
+    #[test]
+    fn stale_snapshot_fails_the_invocation_judged_by_record_time() {
+        // The fixture snapshot is generated at T0 + 3600.
+        let fresh = line("10.0.2.30", "10.0.1.10", T0 + 3600 + 600, 1, "egress");
+        let late = line("10.0.2.30", "10.0.1.10", T0 + 3600 + 601, 1, "egress");
+        assert!(run_with(TransformSettings::default(), &[message(&fresh)]).is_ok());
+        let err = run_with(TransformSettings::default(), &[message(&fresh), message(&late)]).unwrap_err();
+        assert_eq!(
+            err,
+            SystemicError::StaleSnapshot { snapshot_at: T0 + 3600, newest_start: T0 + 4201, lag: 601, max_lag: 600 }
+        );
+    }
+
+    #[test]
+    fn records_older_than_the_snapshot_window_are_failed_for_replay() {
+        let old = line("10.0.2.30", "10.0.1.10", T0 - 1, 1, "egress");
+        let (response, stats) = run_with(TransformSettings::default(), &[message(&old)]).unwrap();
+        assert_eq!(response.records[0].result.as_deref(), Some("ProcessingFailed"));
+        assert_eq!(stats.failed_too_old, 1);
+    }
+
+    #[test]
+    fn nodata_and_skipdata_records_are_dropped_and_counted() {
+        let nodata = "5 123456789012 eni-1 i-b - - - - - - - 1714568400 1714568460 - NODATA -";
+        let skip = "5 123456789012 eni-1 i-b - - - - - - - 1714568400 1714568460 - SKIPDATA -";
+        let (response, stats) =
+            run_with(TransformSettings::default(), &[message(nodata), skip.as_bytes().to_vec()]).unwrap();
+        assert!(response.records.iter().all(|r| r.result.as_deref() == Some("Dropped")));
+        assert_eq!(stats.dropped_for(DropReason::NoData), 1);
+        assert_eq!(stats.dropped_for(DropReason::SkipData), 1);
+    }
+}
