@@ -61,6 +61,7 @@ fn pod_info(p: u32, ip: IpAddr, start: i64, last_seen: i64) -> PodInfo {
         ports: vec![],
         phase: "Running".into(),
         start_time: Some(start),
+        finished_at: None,
         first_seen: start + 40,
         last_seen,
     }

@@ -441,9 +441,27 @@ fn pod_info(opts: &BuildOptions, observed_at: i64, pod: &Pod) -> Result<Option<P
         start_time: status
             .and_then(|s| s.start_time.as_ref())
             .map(|t| t.0.as_second()),
+        finished_at: finished_at(status, observed_at),
         first_seen: observed_at,
         last_seen: observed_at,
     }))
+}
+
+/// When a Succeeded or Failed pod stopped: its containers' latest `finishedAt`, else the
+/// observation time (it stopped no later than that). `None` for pods still running.
+fn finished_at(status: Option<&k8s_openapi::api::core::v1::PodStatus>, observed_at: i64) -> Option<i64> {
+    let status = status?;
+    if !matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+        return None;
+    }
+    let latest = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.as_ref())
+        .map(|t| t.0.as_second())
+        .max();
+    Some(latest.unwrap_or(observed_at))
 }
 
 /// `containerPort` and `hostPort` of every container, deduplicated and sorted.

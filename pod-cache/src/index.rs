@@ -9,7 +9,9 @@
 //! - A pod that is not hostNetwork and not terminated (Succeeded and Failed pods keep a stale IP
 //!   the CNI has already handed out again) holds each of its IPs from its `start_time` (or
 //!   `first_seen` when the API gave none) until a later pod on that IP starts.
-//! - A flow at `at` belongs to the holder with the latest start `<= at + START_SLACK_SECS`.
+//! - A flow at `at` belongs to the holder with the latest start `<= at` while it holds the IP;
+//!   failing that, to the next holder if it starts by `at + START_SLACK_SECS`.
+//! - A Succeeded or Failed pod held its IP from its start until `finished_at` only.
 //! - A vanished pod (`last_seen < generated_at`) holds its IP until `last_seen + START_SLACK_SECS`
 //!   at the latest, successor or not: after that the IP belonged to nobody we know of.
 //! - A node IP is the node's, or a hostNetwork pod's on that node when one running at `at`
@@ -207,10 +209,14 @@ impl PodIndex {
         let mut tenures: Vec<(u128, Holder)> = Vec::with_capacity(snapshot.pods.len());
         let mut host_ports: Vec<(u32, HostPort)> = Vec::new();
         for (i, pod) in snapshot.pods.iter().enumerate() {
+            let mut holder = holder_of(pod, i, pod_nodes[i], generated_at);
             if pod.is_terminated() {
-                continue;
+                // A finished pod keeps a stale podIP: it held the IP only until it finished.
+                match pod.finished_at {
+                    Some(done) => holder.until = holder.until.min(done),
+                    None => continue,
+                }
             }
-            let holder = holder_of(pod, i, pod_nodes[i], generated_at);
             if pod.host_network {
                 if pod_nodes[i] != NONE {
                     host_ports.extend(pod.ports.iter().map(|p| {
@@ -324,18 +330,26 @@ impl PodIndex {
         Endpoint::Node(node)
     }
 
-    /// The holder of `slot` with the latest start `<= at + slack`, if it still held the IP at `at`.
+    /// The holder of `slot` at `at`: the one with the latest start `<= at` if it still held the
+    /// IP; otherwise the next holder when it starts within the slack (a flow window that opened
+    /// just before its pod started).
     fn holder_at(&self, slot: &Slot, at: i64) -> Option<Holder> {
-        let horizon = at.saturating_add(START_SLACK_SECS);
-        let holder = if slot.latest.start <= horizon {
-            slot.latest
-        } else {
-            let first = slot.first_earlier as usize;
-            let earlier = &self.holders[first..first + slot.earlier_count as usize];
-            let after = earlier.partition_point(|h| h.start <= horizon);
-            *earlier[..after].last()?
-        };
-        (holder.pod != NONE && at <= holder.until).then_some(holder)
+        if slot.latest.pod == NONE {
+            return None;
+        }
+        if slot.latest.start <= at {
+            return (at <= slot.latest.until).then_some(slot.latest);
+        }
+        let first = slot.first_earlier as usize;
+        let earlier = &self.holders[first..first + slot.earlier_count as usize];
+        let after = earlier.partition_point(|h| h.start <= at);
+        if let Some(current) = after.checked_sub(1).map(|i| earlier[i]) {
+            if at <= current.until {
+                return Some(current);
+            }
+        }
+        let next = earlier.get(after).copied().unwrap_or(slot.latest);
+        (next.start <= at.saturating_add(START_SLACK_SECS)).then_some(next)
     }
 
     /// The hostNetwork pod on `node` declaring `(port, protocol)` and running at `at`.
@@ -391,6 +405,7 @@ mod tests {
             ports: vec![],
             phase: phase.into(),
             start_time: Some(start),
+            finished_at: None,
             first_seen: start + 30,
             last_seen,
         }
@@ -419,6 +434,8 @@ mod tests {
         let mut no_start = pod("no-start", "n1", "10.0.0.8", "Running", 0, g);
         no_start.start_time = None;
         no_start.first_seen = 4000;
+        let mut job = pod("job", "n1", "10.0.0.10", "Succeeded", 1000, g);
+        job.finished_at = Some(1500);
         PodIndex::new(Snapshot {
             format: SNAPSHOT_FORMAT.into(),
             version: SNAPSHOT_VERSION,
@@ -440,6 +457,8 @@ mod tests {
                 pod("e", "n1", "10.0.0.7", "Running", 1000, 1200),
                 pod("f", "n1", "10.0.0.7", "Pending", 5000, g),
                 no_start,
+                job,
+                pod("after-job", "n1", "10.0.0.10", "Running", 1520, g),
                 pod("v6", "n2", "2600:1f18::a1", "Running", 1000, g),
                 pod("orphan", "gone-node", "10.0.9.9", "Running", 1000, 1500),
                 pod("worker", "fargate", "10.0.3.30", "Running", 1000, g),
@@ -479,8 +498,14 @@ mod tests {
             ("10.0.0.5", 939, None, None, "unknown", ""),
             ("10.0.0.5", 940, None, None, "pod", "a"),
             ("10.0.0.5", 1500, None, None, "pod", "a"),
-            ("10.0.0.5", 1969, None, None, "pod", "a"),
-            ("10.0.0.5", 1970, None, None, "pod", "b"),
+            // A flow starting before B's start is A's while A still held the IP (design §4).
+            ("10.0.0.5", 2029, None, None, "pod", "a"),
+            ("10.0.0.5", 2030, None, None, "pod", "b"),
+            // A Job pod held its IP while it ran, until finished_at; its successor after.
+            ("10.0.0.10", 1200, None, None, "pod", "job"),
+            ("10.0.0.10", 1500, None, None, "pod", "job"),
+            ("10.0.0.10", 1501, None, None, "pod", "after-job"),
+            ("10.0.0.10", 1600, None, None, "pod", "after-job"),
             // The Succeeded pod's stale IP never shadows B.
             ("10.0.0.5", 3500, None, None, "pod", "b"),
             ("10.0.0.5", 50_000, None, None, "pod", "b"),

@@ -31,14 +31,15 @@ pub fn merge(previous: Option<&Snapshot>, mut current: Snapshot, retention_secs:
     let Some(previous) = previous.filter(|p| p.cluster == current.cluster) else {
         return current;
     };
-    let first_seen: HashMap<&str, i64> = previous
-        .pods
-        .iter()
-        .map(|p| (p.uid.as_str(), p.first_seen))
-        .collect();
+    let earlier: HashMap<&str, &crate::snapshot::PodInfo> =
+        previous.pods.iter().map(|p| (p.uid.as_str(), p)).collect();
     for pod in &mut current.pods {
-        if let Some(&earlier) = first_seen.get(pod.uid.as_str()) {
-            pod.first_seen = pod.first_seen.min(earlier);
+        if let Some(before) = earlier.get(pod.uid.as_str()) {
+            pod.first_seen = pod.first_seen.min(before.first_seen);
+            // A finish time recorded by an earlier run is the better (earlier) bound.
+            if let Some(done) = before.finished_at {
+                pod.finished_at = Some(pod.finished_at.map_or(done, |f| f.min(done)));
+            }
         }
     }
     let present: std::collections::HashSet<&str> =
@@ -76,6 +77,7 @@ mod tests {
             ports: vec![],
             phase: "Running".into(),
             start_time: Some(first_seen - 5),
+            finished_at: None,
             first_seen,
             last_seen,
         }

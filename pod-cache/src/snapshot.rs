@@ -127,6 +127,10 @@ pub struct PodInfo {
     pub phase: String,
     /// `status.startTime` (epoch seconds): the pod holds its IP from then on.
     pub start_time: Option<i64>,
+    /// For a Succeeded or Failed pod, when it stopped (the latest container `finishedAt`, or the
+    /// first observation that saw it finished): it held its IP until then and none after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<i64>,
     /// First observation by the extractor (epoch seconds).
     pub first_seen: i64,
     /// Last observation by the extractor (epoch seconds); older than the snapshot's

@@ -97,6 +97,7 @@ fn pod() -> impl Strategy<Value = PodInfo> {
                     .collect(),
                 phase,
                 start_time,
+                finished_at: None,
                 first_seen,
                 last_seen,
             },

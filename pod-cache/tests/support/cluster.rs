@@ -416,6 +416,7 @@ fn expected_pod(
             .collect(),
         phase: phase.into(),
         start_time: Some(start),
+        finished_at: None,
         first_seen: T0,
         last_seen: T0,
     }
