@@ -1,1 +1,33 @@
-fn main() {}
+//! The Firehose transform Lambda (`bootstrap`): config from the environment, clients built
+//! once, then the Lambda runtime loop.
+
+use aws_lambda_events::event::firehose::KinesisFirehoseEvent;
+use crossaz::lambda::{Config, Handler};
+use lambda_runtime::{LambdaEvent, service_fn};
+use pod_cache::store::SnapshotStore;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    let config = Config::from_lookup(|k| std::env::var(k).ok())?;
+    let shared = aws_config::load_from_env().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.force_path_style).build(),
+    );
+    let store = SnapshotStore::new(s3, config.bucket.clone(), "");
+    let handler = Handler::new(config, store);
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisFirehoseEvent>| async move {
+        handler.handle(event.payload).await.map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

@@ -1,0 +1,255 @@
+//! The Firehose transform Lambda's shell: configuration, the snapshot cache and the handler.
+//!
+//! It owns everything around the pure [`Transform`]: reading settings from an environment
+//! lookup (validated once at start), loading the snapshot from S3 once per container and
+//! revalidating it with a conditional GET at most every `refresh` seconds, swapping in a freshly
+//! built index atomically, and emitting logs and EMF metrics per batch. It never reads
+//! `std::env` itself: `main` passes the lookup.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use aws_lambda_events::event::firehose::{KinesisFirehoseEvent, KinesisFirehoseResponse};
+use pod_cache::index::PodIndex;
+use pod_cache::store::{Fetched, SnapshotStore};
+use tokio::sync::Mutex;
+
+use crate::attribute::{Attributor, Pricing};
+use crate::flowlog::{FlowFormat, RECOMMENDED_FORMAT};
+use crate::metrics::transform_emf;
+use crate::transform::{Transform, TransformSettings};
+
+/// Environment variable names, as documented in the README and set by `deploy/template.yaml`.
+pub mod env {
+    /// Bucket holding the snapshots (required).
+    pub const SNAPSHOT_BUCKET: &str = "CROSSAZ_SNAPSHOT_BUCKET";
+    /// Key of the `latest` snapshot, e.g. `snapshots/<cluster>/latest` (required).
+    pub const SNAPSHOT_KEY: &str = "CROSSAZ_SNAPSHOT_KEY";
+    /// The flow log's `LogFormat` (`${version} ${account-id} …`); defaults to the recommended one.
+    pub const FLOW_FORMAT: &str = "CROSSAZ_FLOW_FORMAT";
+    /// Estimated USD per GB counted at egress (default 0.02).
+    pub const USD_PER_GB: &str = "CROSSAZ_USD_PER_GB";
+    /// Seconds a record may be newer than the snapshot before the batch fails (default 600).
+    pub const MAX_SNAPSHOT_LAG_SECS: &str = "CROSSAZ_MAX_SNAPSHOT_LAG_SECS";
+    /// Seconds a record may be older than the snapshot before it is failed (default 3600).
+    pub const MAX_RECORD_AGE_SECS: &str = "CROSSAZ_MAX_RECORD_AGE_SECS";
+    /// Seconds between conditional GETs of the snapshot (default 30).
+    pub const SNAPSHOT_REFRESH_SECS: &str = "CROSSAZ_SNAPSHOT_REFRESH_SECS";
+    /// Response byte budget (default 6,000,000; lowered only by tests).
+    pub const MAX_RESPONSE_BYTES: &str = "CROSSAZ_MAX_RESPONSE_BYTES";
+    /// `true` to address S3 path-style (local S3 peers such as moto).
+    pub const S3_FORCE_PATH_STYLE: &str = "CROSSAZ_S3_FORCE_PATH_STYLE";
+}
+
+/// How often the snapshot is revalidated by default: the extractor writes one every minute.
+pub const DEFAULT_SNAPSHOT_REFRESH_SECS: u64 = 30;
+
+/// Validated configuration of the transform Lambda.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Snapshot bucket.
+    pub bucket: String,
+    /// Snapshot key.
+    pub key: String,
+    /// Compiled flow-log format (checked to carry the fields attribution needs).
+    pub format: FlowFormat,
+    /// Cost estimate.
+    pub pricing: Pricing,
+    /// Transform tunables.
+    pub settings: TransformSettings,
+    /// Revalidation interval.
+    pub refresh: Duration,
+    /// Path-style S3 addressing.
+    pub force_path_style: bool,
+}
+
+impl Config {
+    /// Reads and validates the configuration through `lookup` (e.g. `|k| std::env::var(k).ok()`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let required = |name: &str| {
+            lookup(name).filter(|v| !v.is_empty()).with_context(|| format!("{name} must be set"))
+        };
+        let format_spec = lookup(env::FLOW_FORMAT).unwrap_or_else(|| RECOMMENDED_FORMAT.to_owned());
+        let format = FlowFormat::parse(&format_spec)
+            .with_context(|| format!("{} is not a flow-log format", env::FLOW_FORMAT))?;
+        format
+            .require_attribution_fields()
+            .with_context(|| format!("{} cannot attribute pods", env::FLOW_FORMAT))?;
+        let defaults = TransformSettings::default();
+        let usd_per_gb: f64 = parse_or(&lookup, env::USD_PER_GB, Pricing::default().usd_per_gb)?;
+        if !(usd_per_gb.is_finite() && usd_per_gb >= 0.0) {
+            bail!("{} must be a non-negative number, got {usd_per_gb}", env::USD_PER_GB);
+        }
+        Ok(Config {
+            bucket: required(env::SNAPSHOT_BUCKET)?,
+            key: required(env::SNAPSHOT_KEY)?,
+            format,
+            pricing: Pricing { usd_per_gb },
+            settings: TransformSettings {
+                max_response_bytes: parse_or(&lookup, env::MAX_RESPONSE_BYTES, defaults.max_response_bytes)?,
+                max_snapshot_lag_secs: parse_or(
+                    &lookup,
+                    env::MAX_SNAPSHOT_LAG_SECS,
+                    defaults.max_snapshot_lag_secs,
+                )?,
+                max_record_age_secs: parse_or(&lookup, env::MAX_RECORD_AGE_SECS, defaults.max_record_age_secs)?,
+            },
+            refresh: Duration::from_secs(parse_or(
+                &lookup,
+                env::SNAPSHOT_REFRESH_SECS,
+                DEFAULT_SNAPSHOT_REFRESH_SECS,
+            )?),
+            force_path_style: parse_or(&lookup, env::S3_FORCE_PATH_STYLE, false)?,
+        })
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match lookup(name) {
+        None => Ok(default),
+        Some(v) if v.is_empty() => Ok(default),
+        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
+    }
+}
+
+struct Cached {
+    index: Arc<PodIndex>,
+    etag: String,
+    checked: Instant,
+}
+
+/// The per-container state: built once in `main`, shared by every invocation.
+pub struct Handler {
+    config: Config,
+    store: SnapshotStore,
+    cache: Mutex<Option<Cached>>,
+}
+
+impl Handler {
+    /// A handler reading snapshots through `store`.
+    pub fn new(config: Config, store: SnapshotStore) -> Handler {
+        Handler { config, store, cache: Mutex::new(None) }
+    }
+
+    /// The current index: cached, revalidated with a conditional GET once `refresh` has passed.
+    /// A missing snapshot is a systemic failure (the batch is retried, then error-prefixed).
+    async fn index(&self) -> anyhow::Result<Arc<PodIndex>> {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.as_ref() {
+            if c.checked.elapsed() < self.config.refresh {
+                return Ok(Arc::clone(&c.index));
+            }
+        }
+        let etag = cache.as_ref().map(|c| c.etag.as_str());
+        let fetched = self
+            .store
+            .load_if_changed(&self.config.key, etag)
+            .await
+            .with_context(|| format!("loading snapshot s3://{}/{}", self.config.bucket, self.config.key))?;
+        match fetched {
+            Fetched::NotModified => {
+                let c = cache.as_mut().context("S3 answered 304 without a cached snapshot")?;
+                c.checked = Instant::now();
+                Ok(Arc::clone(&c.index))
+            }
+            Fetched::Changed { snapshot, etag } => {
+                let index = Arc::new(tokio::task::spawn_blocking(move || PodIndex::new(snapshot)).await?);
+                tracing::info!(
+                    pods = index.snapshot().pods.len(),
+                    nodes = index.snapshot().nodes.len(),
+                    generated_at = index.snapshot().generated_at,
+                    "snapshot loaded"
+                );
+                *cache = Some(Cached { index: Arc::clone(&index), etag, checked: Instant::now() });
+                Ok(index)
+            }
+            Fetched::NotFound => bail!(
+                "no snapshot at s3://{}/{}: is the extractor running?",
+                self.config.bucket,
+                self.config.key
+            ),
+        }
+    }
+
+    /// Handles one Firehose event. Returns an error (failing the invocation, so Firehose
+    /// retries) only for systemic failures.
+    pub async fn handle(&self, event: KinesisFirehoseEvent) -> anyhow::Result<KinesisFirehoseResponse> {
+        let index = self.index().await?;
+        let attributor = Attributor::new(&index, self.config.pricing);
+        let transform = Transform::new(&self.config.format, attributor, self.config.settings);
+        let (response, stats) = transform.run(&event).map_err(|e| {
+            tracing::error!(error = %e, records = event.records.len(), "batch failed");
+            e
+        })?;
+        let now = chrono::Utc::now();
+        let age = now.timestamp() - index.snapshot().generated_at;
+        println!("{}", transform_emf("transform", &stats, age, now.timestamp_millis()));
+        tracing::info!(
+            records = stats.records_in,
+            ok = stats.records_ok,
+            dropped = stats.records_dropped,
+            failed = stats.records_failed,
+            rows = stats.rows_kept,
+            snapshot_age_secs = age,
+            "batch done"
+        );
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn config_defaults_and_overrides() {
+        let c = Config::from_lookup(lookup(&[
+            (env::SNAPSHOT_BUCKET, "b"),
+            (env::SNAPSHOT_KEY, "snapshots/c/latest"),
+            (env::USD_PER_GB, "0.01"),
+        ]))
+        .unwrap();
+        assert_eq!(c.bucket, "b");
+        assert_eq!(c.pricing.usd_per_gb, 0.01);
+        assert_eq!(c.settings, TransformSettings::default());
+        assert_eq!(c.refresh, Duration::from_secs(30));
+        assert!(!c.force_path_style);
+    }
+
+    #[test]
+    fn config_errors_name_the_variable() {
+        let missing = Config::from_lookup(lookup(&[(env::SNAPSHOT_KEY, "k")])).unwrap_err();
+        assert_eq!(missing.to_string(), "CROSSAZ_SNAPSHOT_BUCKET must be set");
+        let bad = Config::from_lookup(lookup(&[
+            (env::SNAPSHOT_BUCKET, "b"),
+            (env::SNAPSHOT_KEY, "k"),
+            (env::MAX_SNAPSHOT_LAG_SECS, "soon"),
+        ]))
+        .unwrap_err();
+        assert!(bad.to_string().starts_with("CROSSAZ_MAX_SNAPSHOT_LAG_SECS=\"soon\" is invalid"), "{bad}");
+        let v2 = Config::from_lookup(lookup(&[
+            (env::SNAPSHOT_BUCKET, "b"),
+            (env::SNAPSHOT_KEY, "k"),
+            (env::FLOW_FORMAT, "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"),
+        ]))
+        .unwrap_err();
+        assert_eq!(v2.to_string(), "CROSSAZ_FLOW_FORMAT cannot attribute pods");
+        assert!(format!("{v2:#}").contains("pkt-srcaddr"), "{v2:#}");
+    }
+}
