@@ -4,7 +4,17 @@
 //! Firehose transform's per-record outcomes) plus, behind features, the shells around it: the
 //! Firehose transform Lambda (`lambda`) and the `crossaz` CLI (`cli`).
 
+pub mod attribute;
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(test)]
+mod fixtures;
 pub mod flowlog;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod metrics;
+pub mod pipeline;
 pub mod row;
+pub mod transform;
 #[cfg(feature = "cli")]
 pub mod local;

@@ -9,6 +9,7 @@ pub mod arrow;
 pub mod query;
 pub mod s3;
 pub mod source;
+pub mod synthetic;
 pub mod writer;
 
 pub use self::arrow::{RowBatchBuilder, row_schema};

@@ -1,0 +1,89 @@
+//! End-to-end throughput of the Firehose transform, single thread: decode the event JSON (base64
+//! included) → frame → parse → attribute → rows → encode the response JSON. Events of ~1 MB
+//! (the Lambda's buffer) from the load-test generator, over a snapshot of a ~2,000-pod, 60-node
+//! cluster built as the extractor builds it. Also: load (decode) + index of the snapshot.
+//! Reports records/s; asserts nothing.
+
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use aws_lambda_events::event::firehose::KinesisFirehoseEvent;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use crossaz::attribute::{Attributor, Pricing};
+use crossaz::flowlog::FlowFormat;
+use crossaz::local::synthetic::observed_snapshot;
+use crossaz::transform::{Transform, TransformSettings};
+use loadtest::output::FirehoseWriter;
+use loadtest::{ClusterSpec, TrafficSpec, generate_cluster, generate_flows};
+use pod_cache::codec;
+use pod_cache::index::PodIndex;
+
+const START: i64 = 1_714_568_400;
+const MINUTES: i64 = 10;
+
+fn bench(c: &mut Criterion) {
+    let spec = ClusterSpec {
+        nodes: 60,
+        namespaces: 12,
+        deployments: 90,
+        pods_per_deployment: 20,
+        statefulsets: 10,
+        pods_per_statefulset: 3,
+        ..ClusterSpec::default()
+    };
+    let end = START + MINUTES * 60;
+    let cluster = generate_cluster(&spec, START, end).expect("cluster spec");
+    let snapshot = observed_snapshot(&cluster, "bench", START, end).expect("snapshot").expect("window");
+    eprintln!("snapshot: {} pods, {} nodes", snapshot.pods.len(), snapshot.nodes.len());
+    let encoded = codec::encode(&snapshot).expect("encode");
+    let traffic = TrafficSpec { flows_per_minute: 3000, ..TrafficSpec::new(START, MINUTES * 60) };
+    let flows = generate_flows(&cluster, &traffic).expect("traffic");
+    let format = FlowFormat::parse(&flows.format.log_format()).expect("format");
+    let dir = std::env::temp_dir().join(format!("crossaz-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut writer = FirehoseWriter::new(&dir, 1);
+    for (record, line) in flows.records.iter().zip(flows.lines(&cluster)) {
+        writer.push(record.end, &line).expect("event");
+    }
+    let files = writer.finish().expect("events");
+    // Up to five ~1 MB events.
+    let events: Vec<Vec<u8>> = files.iter().take(5).map(|p| std::fs::read(p).expect("read")).collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    let records: usize = events
+        .iter()
+        .map(|e| serde_json::from_slice::<KinesisFirehoseEvent>(e).expect("event").records.len())
+        .sum();
+    eprintln!("{} events, {records} records, {} bytes", events.len(), events.iter().map(Vec::len).sum::<usize>());
+
+    let index = PodIndex::new(snapshot);
+    let settings = TransformSettings { max_record_age_secs: i64::MAX / 2, ..TransformSettings::default() };
+    let transform = Transform::new(&format, Attributor::new(&index, Pricing::default()), settings);
+    let mut group = c.benchmark_group("transform");
+    group.throughput(Throughput::Elements(records as u64));
+    group.bench_function("event json -> response json", |b| {
+        b.iter(|| {
+            for bytes in &events {
+                let event: KinesisFirehoseEvent = serde_json::from_slice(bytes).expect("event");
+                let (response, _) = transform.run(&event).expect("fresh snapshot");
+                black_box(serde_json::to_vec(&response).expect("response"));
+            }
+        });
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("snapshot");
+    group.throughput(Throughput::Elements(index.snapshot().pods.len() as u64));
+    group.bench_function("decode + index", |b| {
+        b.iter(|| black_box(PodIndex::new(codec::decode(&encoded).expect("decode"))));
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = bench
+}
+criterion_main!(benches);
