@@ -449,7 +449,10 @@ fn pod_info(opts: &BuildOptions, observed_at: i64, pod: &Pod) -> Result<Option<P
 
 /// When a Succeeded or Failed pod stopped: its containers' latest `finishedAt`, else the
 /// observation time (it stopped no later than that). `None` for pods still running.
-fn finished_at(status: Option<&k8s_openapi::api::core::v1::PodStatus>, observed_at: i64) -> Option<i64> {
+fn finished_at(
+    status: Option<&k8s_openapi::api::core::v1::PodStatus>,
+    observed_at: i64,
+) -> Option<i64> {
     let status = status?;
     if !matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
         return None;

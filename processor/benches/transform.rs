@@ -35,10 +35,19 @@ fn bench(c: &mut Criterion) {
     };
     let end = START + MINUTES * 60;
     let cluster = generate_cluster(&spec, START, end).expect("cluster spec");
-    let snapshot = observed_snapshot(&cluster, "bench", START, end).expect("snapshot").expect("window");
-    eprintln!("snapshot: {} pods, {} nodes", snapshot.pods.len(), snapshot.nodes.len());
+    let snapshot = observed_snapshot(&cluster, "bench", START, end)
+        .expect("snapshot")
+        .expect("window");
+    eprintln!(
+        "snapshot: {} pods, {} nodes",
+        snapshot.pods.len(),
+        snapshot.nodes.len()
+    );
     let encoded = codec::encode(&snapshot).expect("encode");
-    let traffic = TrafficSpec { flows_per_minute: 3000, ..TrafficSpec::new(START, MINUTES * 60) };
+    let traffic = TrafficSpec {
+        flows_per_minute: 3000,
+        ..TrafficSpec::new(START, MINUTES * 60)
+    };
     let flows = generate_flows(&cluster, &traffic).expect("traffic");
     let format = FlowFormat::parse(&flows.format.log_format()).expect("format");
     let dir = std::env::temp_dir().join(format!("crossaz-bench-{}", std::process::id()));
@@ -49,17 +58,37 @@ fn bench(c: &mut Criterion) {
     }
     let files = writer.finish().expect("events");
     // Up to five ~1 MB events.
-    let events: Vec<Vec<u8>> = files.iter().take(5).map(|p| std::fs::read(p).expect("read")).collect();
+    let events: Vec<Vec<u8>> = files
+        .iter()
+        .take(5)
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
     let _ = std::fs::remove_dir_all(&dir);
     let records: usize = events
         .iter()
-        .map(|e| serde_json::from_slice::<KinesisFirehoseEvent>(e).expect("event").records.len())
+        .map(|e| {
+            serde_json::from_slice::<KinesisFirehoseEvent>(e)
+                .expect("event")
+                .records
+                .len()
+        })
         .sum();
-    eprintln!("{} events, {records} records, {} bytes", events.len(), events.iter().map(Vec::len).sum::<usize>());
+    eprintln!(
+        "{} events, {records} records, {} bytes",
+        events.len(),
+        events.iter().map(Vec::len).sum::<usize>()
+    );
 
     let index = PodIndex::new(snapshot);
-    let settings = TransformSettings { max_record_age_secs: i64::MAX / 2, ..TransformSettings::default() };
-    let transform = Transform::new(&format, Attributor::new(&index, Pricing::default()), settings);
+    let settings = TransformSettings {
+        max_record_age_secs: i64::MAX / 2,
+        ..TransformSettings::default()
+    };
+    let transform = Transform::new(
+        &format,
+        Attributor::new(&index, Pricing::default()),
+        settings,
+    );
     let mut group = c.benchmark_group("transform");
     group.throughput(Throughput::Elements(records as u64));
     group.bench_function("event json -> response json", |b| {

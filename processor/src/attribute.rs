@@ -73,7 +73,10 @@ impl DropReason {
 
     /// Whether the decision looked at the snapshot (and so depends on its freshness).
     pub fn depends_on_snapshot(self) -> bool {
-        matches!(self, DropReason::NotSender | DropReason::Unknown | DropReason::SameAz | DropReason::NoZone)
+        matches!(
+            self,
+            DropReason::NotSender | DropReason::Unknown | DropReason::SameAz | DropReason::NoZone
+        )
     }
 
     /// Position in [`DropReason::ALL`], for array-backed counters.
@@ -122,7 +125,9 @@ pub struct Pricing {
 
 impl Default for Pricing {
     fn default() -> Self {
-        Pricing { usd_per_gb: DEFAULT_USD_PER_GB }
+        Pricing {
+            usd_per_gb: DEFAULT_USD_PER_GB,
+        }
     }
 }
 
@@ -162,19 +167,29 @@ impl<'i> Attributor<'i> {
         if record.flow_direction == Some(FlowDirection::Ingress) {
             return Ok(Decision::Drop(DropReason::Ingress));
         }
-        let start = record.start.ok_or(AttributeError::MissingField { field: "start" })?;
-        let bytes = record.bytes.ok_or(AttributeError::MissingField { field: "bytes" })?;
+        let start = record
+            .start
+            .ok_or(AttributeError::MissingField { field: "start" })?;
+        let bytes = record
+            .bytes
+            .ok_or(AttributeError::MissingField { field: "bytes" })?;
         let (Some(src_ip), Some(dst_ip)) = (record.pkt_srcaddr, record.pkt_dstaddr) else {
             // Non-IP or SNAT-only records: nothing to attribute them to.
             return Ok(Decision::Drop(DropReason::Unknown));
         };
-        let src = self.index.lookup(src_ip, start, record.srcport, record.protocol);
+        let src = self
+            .index
+            .lookup(src_ip, start, record.srcport, record.protocol);
         if record.flow_direction.is_none() {
             // Without flow-direction both ENIs' copies look alike: count the one recorded on
             // the sending node's instance.
             let sender = src.node().and_then(|n| n.instance_id.as_deref());
             match (record.instance_id, sender) {
-                (None, _) => return Err(AttributeError::MissingField { field: "instance-id" }),
+                (None, _) => {
+                    return Err(AttributeError::MissingField {
+                        field: "instance-id",
+                    });
+                }
                 (Some(_), None) => return Ok(Decision::Drop(DropReason::Unknown)),
                 (Some(seen), Some(sender)) if seen != sender => {
                     return Ok(Decision::Drop(DropReason::NotSender));
@@ -185,7 +200,9 @@ impl<'i> Attributor<'i> {
         if record.action == Some(Action::Reject) {
             return Ok(Decision::Drop(DropReason::Reject));
         }
-        let dst = self.index.lookup(dst_ip, start, record.dstport, record.protocol);
+        let dst = self
+            .index
+            .lookup(dst_ip, start, record.dstport, record.protocol);
         if matches!(src, Endpoint::Unknown) || matches!(dst, Endpoint::Unknown) {
             return Ok(Decision::Drop(DropReason::Unknown));
         }
@@ -218,7 +235,10 @@ impl<'i> Attributor<'i> {
         };
         fill_side(&mut row, Side::Src, src_ip, &src);
         fill_side(&mut row, Side::Dst, dst_ip, &dst);
-        Ok(Decision::Keep { row: Box::new(row), dt })
+        Ok(Decision::Keep {
+            row: Box::new(row),
+            dt,
+        })
     }
 }
 
@@ -329,8 +349,12 @@ mod tests {
     fn ip_reuse_credits_the_pod_that_held_the_ip_at_flow_start() {
         let index = index();
         let a = Attributor::new(&index, Pricing::default());
-        let before = a.attribute(&egress("10.0.1.10", "10.0.2.30", T0 + 600, 100), "l1").unwrap();
-        let after = a.attribute(&egress("10.0.1.10", "10.0.2.30", T0 + 1800, 100), "l2").unwrap();
+        let before = a
+            .attribute(&egress("10.0.1.10", "10.0.2.30", T0 + 600, 100), "l1")
+            .unwrap();
+        let after = a
+            .attribute(&egress("10.0.1.10", "10.0.2.30", T0 + 1800, 100), "l2")
+            .unwrap();
         assert_eq!(kept(&before).src_pod.as_deref(), Some("cart-1"));
         assert_eq!(kept(&before).src_workload.as_deref(), Some("cart"));
         assert_eq!(kept(&after).src_pod.as_deref(), Some("payments-1"));
@@ -341,8 +365,12 @@ mod tests {
     fn kept_row_carries_both_sides_cost_and_partition() {
         let index = index();
         let a = Attributor::new(&index, Pricing { usd_per_gb: 0.02 });
-        let d = a.attribute(&egress("10.0.2.30", "10.0.1.10", T0 + 5, 1 << 30), "raw").unwrap();
-        let Decision::Keep { row, dt } = &d else { panic!("{d:?}") };
+        let d = a
+            .attribute(&egress("10.0.2.30", "10.0.1.10", T0 + 5, 1 << 30), "raw")
+            .unwrap();
+        let Decision::Keep { row, dt } = &d else {
+            panic!("{d:?}")
+        };
         assert_eq!(dt, "2024-05-01-13");
         assert_eq!(row.flow_id.as_deref(), Some(flow_id("raw").as_str()));
         assert_eq!(row.src_kind.as_deref(), Some("pod"));
@@ -367,18 +395,73 @@ mod tests {
         let a = Attributor::new(&index, Pricing::default());
         let cross = egress("10.0.2.30", "10.0.1.10", T0 + 5, 100);
         let cases: Vec<(&str, FlowRecord<'static>, DropReason)> = vec![
-            ("nodata", FlowRecord { log_status: Some(LogStatus::NoData), ..cross.clone() }, DropReason::NoData),
-            ("skipdata", FlowRecord { log_status: Some(LogStatus::SkipData), ..cross.clone() }, DropReason::SkipData),
-            ("ingress copy", FlowRecord { flow_direction: Some(FlowDirection::Ingress), ..cross.clone() }, DropReason::Ingress),
-            ("reject", FlowRecord { action: Some(Action::Reject), ..cross.clone() }, DropReason::Reject),
-            ("internet", egress("10.0.2.30", "52.94.0.1", T0, 100), DropReason::Unknown),
-            ("unknown source", egress("10.9.9.9", "10.0.1.10", T0, 100), DropReason::Unknown),
-            ("same zone by id", egress("10.0.2.30", "10.0.2.40", T0, 100), DropReason::SameAz),
-            ("stale Succeeded ip", egress("10.0.2.20", "10.0.1.10", T0, 100), DropReason::Unknown),
-            ("no pkt address", FlowRecord { pkt_dstaddr: None, ..cross.clone() }, DropReason::Unknown),
+            (
+                "nodata",
+                FlowRecord {
+                    log_status: Some(LogStatus::NoData),
+                    ..cross.clone()
+                },
+                DropReason::NoData,
+            ),
+            (
+                "skipdata",
+                FlowRecord {
+                    log_status: Some(LogStatus::SkipData),
+                    ..cross.clone()
+                },
+                DropReason::SkipData,
+            ),
+            (
+                "ingress copy",
+                FlowRecord {
+                    flow_direction: Some(FlowDirection::Ingress),
+                    ..cross.clone()
+                },
+                DropReason::Ingress,
+            ),
+            (
+                "reject",
+                FlowRecord {
+                    action: Some(Action::Reject),
+                    ..cross.clone()
+                },
+                DropReason::Reject,
+            ),
+            (
+                "internet",
+                egress("10.0.2.30", "52.94.0.1", T0, 100),
+                DropReason::Unknown,
+            ),
+            (
+                "unknown source",
+                egress("10.9.9.9", "10.0.1.10", T0, 100),
+                DropReason::Unknown,
+            ),
+            (
+                "same zone by id",
+                egress("10.0.2.30", "10.0.2.40", T0, 100),
+                DropReason::SameAz,
+            ),
+            (
+                "stale Succeeded ip",
+                egress("10.0.2.20", "10.0.1.10", T0, 100),
+                DropReason::Unknown,
+            ),
+            (
+                "no pkt address",
+                FlowRecord {
+                    pkt_dstaddr: None,
+                    ..cross.clone()
+                },
+                DropReason::Unknown,
+            ),
         ];
         for (name, record, reason) in cases {
-            assert_eq!(a.attribute(&record, name).unwrap(), Decision::Drop(reason), "{name}");
+            assert_eq!(
+                a.attribute(&record, name).unwrap(),
+                Decision::Drop(reason),
+                "{name}"
+            );
         }
     }
 
@@ -386,14 +469,28 @@ mod tests {
     fn without_flow_direction_the_senders_instance_copy_counts() {
         let index = index();
         let a = Attributor::new(&index, Pricing::default());
-        let base = FlowRecord { flow_direction: None, ..egress("10.0.2.30", "10.0.1.10", T0, 7) };
-        let on_sender = FlowRecord { instance_id: Some("i-b"), ..base.clone() };
-        let on_receiver = FlowRecord { instance_id: Some("i-a"), ..base.clone() };
+        let base = FlowRecord {
+            flow_direction: None,
+            ..egress("10.0.2.30", "10.0.1.10", T0, 7)
+        };
+        let on_sender = FlowRecord {
+            instance_id: Some("i-b"),
+            ..base.clone()
+        };
+        let on_receiver = FlowRecord {
+            instance_id: Some("i-a"),
+            ..base.clone()
+        };
         assert_eq!(kept(&a.attribute(&on_sender, "s").unwrap()).bytes, Some(7));
-        assert_eq!(a.attribute(&on_receiver, "r").unwrap(), Decision::Drop(DropReason::NotSender));
+        assert_eq!(
+            a.attribute(&on_receiver, "r").unwrap(),
+            Decision::Drop(DropReason::NotSender)
+        );
         assert_eq!(
             a.attribute(&base, "x").unwrap_err(),
-            AttributeError::MissingField { field: "instance-id" }
+            AttributeError::MissingField {
+                field: "instance-id"
+            }
         );
     }
 
@@ -401,12 +498,18 @@ mod tests {
     fn host_network_pod_by_declared_port_else_node() {
         let index = index();
         let a = Attributor::new(&index, Pricing::default());
-        let scrape = FlowRecord { dstport: Some(9100), ..egress("10.0.1.10", "10.0.2.2", T0, 5) };
+        let scrape = FlowRecord {
+            dstport: Some(9100),
+            ..egress("10.0.1.10", "10.0.2.2", T0, 5)
+        };
         let row = a.attribute(&scrape, "s").unwrap();
         assert_eq!(kept(&row).dst_kind.as_deref(), Some("hostnet"));
         assert_eq!(kept(&row).dst_pod.as_deref(), Some("node-exporter-x"));
         assert_eq!(kept(&row).dst_workload_kind.as_deref(), Some("DaemonSet"));
-        let kubelet = FlowRecord { dstport: Some(10250), ..scrape.clone() };
+        let kubelet = FlowRecord {
+            dstport: Some(10250),
+            ..scrape.clone()
+        };
         let row = a.attribute(&kubelet, "k").unwrap();
         assert_eq!(kept(&row).dst_kind.as_deref(), Some("node"));
         assert_eq!(kept(&row).dst_pod, None);
@@ -417,7 +520,9 @@ mod tests {
     fn node_to_node_is_kept_with_kind_node_on_both_sides() {
         let index = index();
         let a = Attributor::new(&index, Pricing::default());
-        let row = a.attribute(&egress("10.0.1.1", "10.0.2.3", T0, 1000), "n").unwrap();
+        let row = a
+            .attribute(&egress("10.0.1.1", "10.0.2.3", T0, 1000), "n")
+            .unwrap();
         assert_eq!(kept(&row).src_kind.as_deref(), Some("node"));
         assert_eq!(kept(&row).dst_kind.as_deref(), Some("node"));
         assert_eq!(kept(&row).src_node.as_deref(), Some("n-a"));
@@ -428,7 +533,9 @@ mod tests {
     fn ipv6_pods_are_attributed() {
         let index = index();
         let a = Attributor::new(&index, Pricing::default());
-        let row = a.attribute(&egress("fd00::1e", "fd00::a", T0, 64), "v6").unwrap();
+        let row = a
+            .attribute(&egress("fd00::1e", "fd00::a", T0, 64), "v6")
+            .unwrap();
         assert_eq!(kept(&row).src_pod.as_deref(), Some("search-1"));
         assert_eq!(kept(&row).dst_pod.as_deref(), Some("api-1"));
         assert_eq!(kept(&row).src_ip.as_deref(), Some("fd00::1e"));
@@ -438,9 +545,15 @@ mod tests {
     fn missing_bytes_is_an_error_naming_the_field() {
         let index = index();
         let a = Attributor::new(&index, Pricing::default());
-        let record = FlowRecord { bytes: None, ..egress("10.0.2.30", "10.0.1.10", T0, 1) };
+        let record = FlowRecord {
+            bytes: None,
+            ..egress("10.0.2.30", "10.0.1.10", T0, 1)
+        };
         let err = a.attribute(&record, "b").unwrap_err();
-        assert_eq!(err.to_string(), "field `bytes` is absent; crossaz needs it to attribute a flow");
+        assert_eq!(
+            err.to_string(),
+            "field `bytes` is absent; crossaz needs it to attribute a flow"
+        );
     }
 
     #[test]

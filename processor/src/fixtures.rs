@@ -46,10 +46,19 @@ pub(crate) fn index() -> PodIndex {
     let mut stale = pod("migrate-1", "migrate", "n-b", "10.0.2.20", T0 - 7200);
     stale.phase = "Succeeded".into();
     stale.workload_kind = WorkloadKind::Job;
-    let mut exporter = pod("node-exporter-x", "node-exporter", "n-b", "10.0.2.2", T0 - 9000);
+    let mut exporter = pod(
+        "node-exporter-x",
+        "node-exporter",
+        "n-b",
+        "10.0.2.2",
+        T0 - 9000,
+    );
     exporter.host_network = true;
     exporter.workload_kind = WorkloadKind::DaemonSet;
-    exporter.ports = vec![DeclaredPort { port: 9100, protocol: 6 }];
+    exporter.ports = vec![DeclaredPort {
+        port: 9100,
+        protocol: 6,
+    }];
     let snapshot = Snapshot {
         format: SNAPSHOT_FORMAT.into(),
         version: SNAPSHOT_VERSION,
@@ -57,8 +66,20 @@ pub(crate) fn index() -> PodIndex {
         generated_at: T0 + 3600,
         nodes: vec![
             node("n-a", "10.0.1.1", Some("us-east-1a"), None, "i-a"),
-            node("n-b", "10.0.2.2", Some("us-east-1b"), Some("use1-az2"), "i-b"),
-            node("n-b2", "10.0.2.3", Some("us-east-1b"), Some("use1-az2"), "i-b2"),
+            node(
+                "n-b",
+                "10.0.2.2",
+                Some("us-east-1b"),
+                Some("use1-az2"),
+                "i-b",
+            ),
+            node(
+                "n-b2",
+                "10.0.2.3",
+                Some("us-east-1b"),
+                Some("use1-az2"),
+                "i-b2",
+            ),
         ],
         pods: vec![
             reused,
@@ -76,4 +97,3 @@ pub(crate) fn index() -> PodIndex {
     };
     PodIndex::new(snapshot)
 }
-

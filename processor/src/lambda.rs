@@ -68,7 +68,9 @@ impl Config {
     /// Reads and validates the configuration through `lookup` (e.g. `|k| std::env::var(k).ok()`).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let required = |name: &str| {
-            lookup(name).filter(|v| !v.is_empty()).with_context(|| format!("{name} must be set"))
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .with_context(|| format!("{name} must be set"))
         };
         let format_spec = lookup(env::FLOW_FORMAT).unwrap_or_else(|| RECOMMENDED_FORMAT.to_owned());
         let format = FlowFormat::parse(&format_spec)
@@ -79,7 +81,10 @@ impl Config {
         let defaults = TransformSettings::default();
         let usd_per_gb: f64 = parse_or(&lookup, env::USD_PER_GB, Pricing::default().usd_per_gb)?;
         if !(usd_per_gb.is_finite() && usd_per_gb >= 0.0) {
-            bail!("{} must be a non-negative number, got {usd_per_gb}", env::USD_PER_GB);
+            bail!(
+                "{} must be a non-negative number, got {usd_per_gb}",
+                env::USD_PER_GB
+            );
         }
         Ok(Config {
             bucket: required(env::SNAPSHOT_BUCKET)?,
@@ -87,13 +92,21 @@ impl Config {
             format,
             pricing: Pricing { usd_per_gb },
             settings: TransformSettings {
-                max_response_bytes: parse_or(&lookup, env::MAX_RESPONSE_BYTES, defaults.max_response_bytes)?,
+                max_response_bytes: parse_or(
+                    &lookup,
+                    env::MAX_RESPONSE_BYTES,
+                    defaults.max_response_bytes,
+                )?,
                 max_snapshot_lag_secs: parse_or(
                     &lookup,
                     env::MAX_SNAPSHOT_LAG_SECS,
                     defaults.max_snapshot_lag_secs,
                 )?,
-                max_record_age_secs: parse_or(&lookup, env::MAX_RECORD_AGE_SECS, defaults.max_record_age_secs)?,
+                max_record_age_secs: parse_or(
+                    &lookup,
+                    env::MAX_RECORD_AGE_SECS,
+                    defaults.max_record_age_secs,
+                )?,
             },
             refresh: Duration::from_secs(parse_or(
                 &lookup,
@@ -116,7 +129,9 @@ where
     match lookup(name) {
         None => Ok(default),
         Some(v) if v.is_empty() => Ok(default),
-        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
+        Some(v) => v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
     }
 }
 
@@ -136,7 +151,11 @@ pub struct Handler {
 impl Handler {
     /// A handler reading snapshots through `store`.
     pub fn new(config: Config, store: SnapshotStore) -> Handler {
-        Handler { config, store, cache: Mutex::new(None) }
+        Handler {
+            config,
+            store,
+            cache: Mutex::new(None),
+        }
     }
 
     /// The current index: cached, revalidated with a conditional GET once `refresh` has passed.
@@ -153,22 +172,34 @@ impl Handler {
             .store
             .load_if_changed(&self.config.key, etag)
             .await
-            .with_context(|| format!("loading snapshot s3://{}/{}", self.config.bucket, self.config.key))?;
+            .with_context(|| {
+                format!(
+                    "loading snapshot s3://{}/{}",
+                    self.config.bucket, self.config.key
+                )
+            })?;
         match fetched {
             Fetched::NotModified => {
-                let c = cache.as_mut().context("S3 answered 304 without a cached snapshot")?;
+                let c = cache
+                    .as_mut()
+                    .context("S3 answered 304 without a cached snapshot")?;
                 c.checked = Instant::now();
                 Ok(Arc::clone(&c.index))
             }
             Fetched::Changed { snapshot, etag } => {
-                let index = Arc::new(tokio::task::spawn_blocking(move || PodIndex::new(snapshot)).await?);
+                let index =
+                    Arc::new(tokio::task::spawn_blocking(move || PodIndex::new(snapshot)).await?);
                 tracing::info!(
                     pods = index.snapshot().pods.len(),
                     nodes = index.snapshot().nodes.len(),
                     generated_at = index.snapshot().generated_at,
                     "snapshot loaded"
                 );
-                *cache = Some(Cached { index: Arc::clone(&index), etag, checked: Instant::now() });
+                *cache = Some(Cached {
+                    index: Arc::clone(&index),
+                    etag,
+                    checked: Instant::now(),
+                });
                 Ok(index)
             }
             Fetched::NotFound => bail!(
@@ -181,7 +212,10 @@ impl Handler {
 
     /// Handles one Firehose event. Returns an error (failing the invocation, so Firehose
     /// retries) only for systemic failures.
-    pub async fn handle(&self, event: KinesisFirehoseEvent) -> anyhow::Result<KinesisFirehoseResponse> {
+    pub async fn handle(
+        &self,
+        event: KinesisFirehoseEvent,
+    ) -> anyhow::Result<KinesisFirehoseResponse> {
         let index = self.index().await?;
         let attributor = Attributor::new(&index, self.config.pricing);
         let transform = Transform::new(&self.config.format, attributor, self.config.settings);
@@ -191,7 +225,10 @@ impl Handler {
         })?;
         let now = chrono::Utc::now();
         let age = now.timestamp() - index.snapshot().generated_at;
-        println!("{}", transform_emf("transform", &stats, age, now.timestamp_millis()));
+        println!(
+            "{}",
+            transform_emf("transform", &stats, age, now.timestamp_millis())
+        );
         tracing::info!(
             records = stats.records_in,
             ok = stats.records_ok,
@@ -212,8 +249,10 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -242,7 +281,11 @@ mod tests {
             (env::MAX_SNAPSHOT_LAG_SECS, "soon"),
         ]))
         .unwrap_err();
-        assert!(bad.to_string().starts_with("CROSSAZ_MAX_SNAPSHOT_LAG_SECS=\"soon\" is invalid"), "{bad}");
+        assert!(
+            bad.to_string()
+                .starts_with("CROSSAZ_MAX_SNAPSHOT_LAG_SECS=\"soon\" is invalid"),
+            "{bad}"
+        );
         let v2 = Config::from_lookup(lookup(&[
             (env::SNAPSHOT_BUCKET, "b"),
             (env::SNAPSHOT_KEY, "k"),

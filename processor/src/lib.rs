@@ -12,9 +12,9 @@ mod fixtures;
 pub mod flowlog;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "cli")]
+pub mod local;
 pub mod metrics;
 pub mod pipeline;
 pub mod row;
 pub mod transform;
-#[cfg(feature = "cli")]
-pub mod local;

@@ -32,13 +32,20 @@ pub fn transform_emf(
         ("FailedOverBudget".into(), stats.failed_over_budget),
     ];
     for reason in DropReason::ALL {
-        values.push((format!("Dropped_{}", reason.as_str()), stats.dropped_for(reason)));
+        values.push((
+            format!("Dropped_{}", reason.as_str()),
+            stats.dropped_for(reason),
+        ));
     }
     let mut doc = Map::new();
     let mut definitions: Vec<Value> = values
         .iter()
         .map(|(name, _)| {
-            let unit = if name == "CrossAzBytes" { "Bytes" } else { "Count" };
+            let unit = if name == "CrossAzBytes" {
+                "Bytes"
+            } else {
+                "Count"
+            };
             json!({"Name": name, "Unit": unit})
         })
         .collect();
@@ -68,7 +75,12 @@ mod tests {
 
     #[test]
     fn emf_declares_and_carries_every_counter() {
-        let mut stats = BatchStats { records_in: 7, records_ok: 3, rows_kept: 5, ..BatchStats::default() };
+        let mut stats = BatchStats {
+            records_in: 7,
+            records_ok: 3,
+            rows_kept: 5,
+            ..BatchStats::default()
+        };
         stats.dropped[DropReason::SameAz.index()] = 4;
         let line = transform_emf("transform", &stats, 42, 1_700_000_000_000);
         let v: Value = serde_json::from_str(&line).unwrap();

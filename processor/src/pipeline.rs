@@ -38,7 +38,12 @@ pub fn decide_line<'l>(
     line: &'l str,
 ) -> (Option<i64>, Result<Decision<'l>, LineFailure>) {
     match format.parse_line(line) {
-        Ok(record) => (record.start, attributor.attribute(&record, line).map_err(LineFailure::Attribute)),
+        Ok(record) => (
+            record.start,
+            attributor
+                .attribute(&record, line)
+                .map_err(LineFailure::Attribute),
+        ),
         Err(e) => (None, Err(LineFailure::Parse(e))),
     }
 }
@@ -92,7 +97,11 @@ impl RunStats {
             self.cost_usd
         );
         for reason in DropReason::ALL {
-            out += &format!("  dropped {:<17}{}\n", reason.as_str(), self.dropped[reason.index()]);
+            out += &format!(
+                "  dropped {:<17}{}\n",
+                reason.as_str(),
+                self.dropped[reason.index()]
+            );
         }
         out
     }
@@ -127,10 +136,23 @@ mod tests {
             }
             stats.count(&decision);
         }
-        assert_eq!((stats.lines, stats.kept, stats.dropped_total(), stats.failed), (5, 1, 2, 2));
-        assert_eq!(stats.lines, stats.kept + stats.dropped_total() + stats.failed);
+        assert_eq!(
+            (stats.lines, stats.kept, stats.dropped_total(), stats.failed),
+            (5, 1, 2, 2)
+        );
+        assert_eq!(
+            stats.lines,
+            stats.kept + stats.dropped_total() + stats.failed
+        );
         assert_eq!(stats.bytes_kept, 1000);
-        assert!(errors[0].contains("bytes") && errors[0].contains("lots"), "{}", errors[0]);
-        assert_eq!(errors[1], "field `bytes` is absent; crossaz needs it to attribute a flow");
+        assert!(
+            errors[0].contains("bytes") && errors[0].contains("lots"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(
+            errors[1],
+            "field `bytes` is absent; crossaz needs it to attribute a flow"
+        );
     }
 }

@@ -207,9 +207,18 @@ mod tests {
 
     #[test]
     fn partition_key_is_utc_hour() {
-        assert_eq!(partition_key(1_714_568_400).as_deref(), Some("2024-05-01-13"));
-        assert_eq!(partition_key(1_714_571_999).as_deref(), Some("2024-05-01-13"));
-        assert_eq!(partition_key(1_714_572_000).as_deref(), Some("2024-05-01-14"));
+        assert_eq!(
+            partition_key(1_714_568_400).as_deref(),
+            Some("2024-05-01-13")
+        );
+        assert_eq!(
+            partition_key(1_714_571_999).as_deref(),
+            Some("2024-05-01-13")
+        );
+        assert_eq!(
+            partition_key(1_714_572_000).as_deref(),
+            Some("2024-05-01-14")
+        );
         assert_eq!(partition_key(0).as_deref(), Some("1970-01-01-00"));
     }
 
@@ -234,7 +243,13 @@ mod tests {
     fn columns_are_lower_snake_case_and_unique() {
         let mut seen = std::collections::HashSet::new();
         for c in COLUMNS {
-            assert!(c.name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{}", c.name);
+            assert!(
+                c.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+                "{}",
+                c.name
+            );
             assert!(seen.insert(c.name), "duplicate {}", c.name);
             assert!(!c.doc.is_empty());
         }
@@ -244,7 +259,11 @@ mod tests {
 
     #[test]
     fn values_line_up_with_columns() {
-        let row = Row { protocol: Some(6), dst_zone_id: Some("use1-az2".into()), ..Row::default() };
+        let row = Row {
+            protocol: Some(6),
+            dst_zone_id: Some("use1-az2".into()),
+            ..Row::default()
+        };
         let values = row.values();
         for (column, value) in COLUMNS.iter().zip(values) {
             let kind = match value {

@@ -207,8 +207,18 @@ pub struct Transform<'a> {
 
 /// What one record turned into before the budget is applied.
 enum Processed {
-    Rows { payload: Vec<u8>, dt: String, lines: u64, kept: u64, bytes: u64, drops: Drops },
-    Dropped { lines: u64, drops: Drops },
+    Rows {
+        payload: Vec<u8>,
+        dt: String,
+        lines: u64,
+        kept: u64,
+        bytes: u64,
+        drops: Drops,
+    },
+    Dropped {
+        lines: u64,
+        drops: Drops,
+    },
     Failed(RecordFailure),
 }
 
@@ -216,8 +226,16 @@ type Drops = [u64; DropReason::ALL.len()];
 
 impl<'a> Transform<'a> {
     /// A transform parsing lines with `format` and attributing with `attributor`.
-    pub fn new(format: &'a FlowFormat, attributor: Attributor<'a>, settings: TransformSettings) -> Self {
-        Transform { format, attributor, settings }
+    pub fn new(
+        format: &'a FlowFormat,
+        attributor: Attributor<'a>,
+        settings: TransformSettings,
+    ) -> Self {
+        Transform {
+            format,
+            attributor,
+            settings,
+        }
     }
 
     /// Transforms a whole event. Per-record problems become `ProcessingFailed`; only a stale
@@ -227,9 +245,19 @@ impl<'a> Transform<'a> {
         event: &KinesisFirehoseEvent,
     ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
         let snapshot_at = self.attributor.index().snapshot().generated_at;
-        let mut stats = BatchStats { records_in: event.records.len() as u64, ..BatchStats::default() };
+        let mut stats = BatchStats {
+            records_in: event.records.len() as u64,
+            ..BatchStats::default()
+        };
         let mut out = Vec::with_capacity(event.records.len());
-        let mut budget = self.settings.max_response_bytes;
+        // Every record comes back, whatever its outcome: reserve their framing first, so the
+        // budget left is what `Ok` payloads may use.
+        let framing: usize = event
+            .records
+            .iter()
+            .map(|r| RECORD_OVERHEAD_BYTES + r.record_id.as_deref().map_or(0, str::len))
+            .sum();
+        let mut budget = self.settings.max_response_bytes.saturating_sub(framing);
         let mut logged = 0;
         let mut mixed_hours = 0;
         for record in &event.records {
@@ -237,9 +265,15 @@ impl<'a> Transform<'a> {
             let processed = self.process(&record.data.0, &mut stats.newest_start, &mut mixed_hours);
             let overhead = RECORD_OVERHEAD_BYTES + id.len();
             let (outcome, data, dt) = match processed {
-                Processed::Rows { payload, dt, lines, kept, bytes, drops } => {
-                    let cost = overhead + base64_len(payload.len());
-                    if cost > budget {
+                Processed::Rows {
+                    payload,
+                    dt,
+                    lines,
+                    kept,
+                    bytes,
+                    drops,
+                } => {
+                    if base64_len(payload.len()) > budget {
                         stats.failed_over_budget += 1;
                         self.fail(&mut stats, &mut logged, id, &RecordFailure::OverBudget);
                         (Outcome::ProcessingFailed, Vec::new(), None)
@@ -267,9 +301,8 @@ impl<'a> Transform<'a> {
                     (Outcome::ProcessingFailed, Vec::new(), None)
                 }
             };
-            let cost = overhead + base64_len(data.len());
-            budget = budget.saturating_sub(cost);
-            stats.response_bytes += cost;
+            budget = budget.saturating_sub(base64_len(data.len()));
+            stats.response_bytes += overhead + base64_len(data.len());
             out.push(response_record(record.record_id.clone(), outcome, data, dt));
         }
         stats.mixed_hours = mixed_hours;
@@ -344,14 +377,27 @@ impl<'a> Transform<'a> {
                 }
                 Ok(Decision::Drop(reason)) => drops[reason.index()] += 1,
                 Err(e) => {
-                    return Processed::Failed(RecordFailure::Line { line: line_no, reason: e.to_string() });
+                    return Processed::Failed(RecordFailure::Line {
+                        line: line_no,
+                        reason: e.to_string(),
+                    });
                 }
             }
         }
         *newest = newest_here;
         match first_dt {
-            Some(dt) => Processed::Rows { payload, dt, lines: count, kept, bytes, drops },
-            None => Processed::Dropped { lines: count, drops },
+            Some(dt) => Processed::Rows {
+                payload,
+                dt,
+                lines: count,
+                kept,
+                bytes,
+                drops,
+            },
+            None => Processed::Dropped {
+                lines: count,
+                drops,
+            },
         }
     }
 }
@@ -433,7 +479,12 @@ mod tests {
     ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
         let index = index();
         let format = FlowFormat::parse(FORMAT).unwrap();
-        Transform::new(&format, Attributor::new(&index, Pricing::default()), settings).run(&event(payloads))
+        Transform::new(
+            &format,
+            Attributor::new(&index, Pricing::default()),
+            settings,
+        )
+        .run(&event(payloads))
     }
 
     fn rows(data: &[u8]) -> Vec<serde_json::Map<String, Value>> {
@@ -479,7 +530,8 @@ mod tests {
         ];
         assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
         for r in &response.records {
-            let has_dt = r.metadata.partition_keys.get("dt").map(String::as_str) == Some("2024-05-01-13");
+            let has_dt =
+                r.metadata.partition_keys.get("dt").map(String::as_str) == Some("2024-05-01-13");
             assert_eq!(has_dt, r.result.as_deref() == Some("Ok"), "{r:?}");
         }
         let first = rows(&response.records[0].data.0);
@@ -491,16 +543,27 @@ mod tests {
         assert_eq!(rows(&response.records[3].data.0).len(), 1);
         assert!(response.records[1].data.0.is_empty());
         assert_eq!(
-            (stats.records_in, stats.records_ok, stats.records_dropped, stats.records_failed),
+            (
+                stats.records_in,
+                stats.records_ok,
+                stats.records_dropped,
+                stats.records_failed
+            ),
             (5, 3, 1, 1)
         );
-        assert_eq!((stats.lines, stats.rows_kept, stats.bytes_kept), (7, 3, 3000));
+        assert_eq!(
+            (stats.lines, stats.rows_kept, stats.bytes_kept),
+            (7, 3, 3000)
+        );
         assert_eq!(stats.dropped_for(DropReason::SameAz), 3);
         assert_eq!(stats.dropped_for(DropReason::Ingress), 1);
         assert_eq!(stats.failed_parse, 1);
         let wire = serde_json::to_value(&response).unwrap();
         assert_eq!(wire["records"][2]["result"], "ProcessingFailed");
-        assert_eq!(wire["records"][0]["metadata"]["partitionKeys"]["dt"], "2024-05-01-13");
+        assert_eq!(
+            wire["records"][0]["metadata"]["partitionKeys"]["dt"],
+            "2024-05-01-13"
+        );
     }
 
     #[test]
@@ -509,16 +572,30 @@ mod tests {
         let payloads: Vec<Vec<u8>> = (0..20).map(|_| message(&cross)).collect();
         let (_, full) = run_with(TransformSettings::default(), &payloads).unwrap();
         let budget = full.response_bytes / 2;
-        let settings = TransformSettings { max_response_bytes: budget, ..TransformSettings::default() };
+        let settings = TransformSettings {
+            max_response_bytes: budget,
+            ..TransformSettings::default()
+        };
         let (response, stats) = run_with(settings, &payloads).unwrap();
         assert_eq!(response.records.len(), 20);
         assert!(stats.failed_over_budget > 0 && stats.records_ok > 0);
         assert_eq!(stats.records_ok + stats.failed_over_budget, 20);
         let wire = serde_json::to_vec(&response).unwrap();
         assert!(wire.len() <= budget, "{} > {budget}", wire.len());
-        let ok_then_failed: Vec<&str> = response.records.iter().map(|r| r.result.as_deref().unwrap()).collect();
-        let first_failed = ok_then_failed.iter().position(|r| *r == "ProcessingFailed").unwrap();
-        assert!(ok_then_failed[first_failed..].iter().all(|r| *r == "ProcessingFailed"));
+        let ok_then_failed: Vec<&str> = response
+            .records
+            .iter()
+            .map(|r| r.result.as_deref().unwrap())
+            .collect();
+        let first_failed = ok_then_failed
+            .iter()
+            .position(|r| *r == "ProcessingFailed")
+            .unwrap();
+        assert!(
+            ok_then_failed[first_failed..]
+                .iter()
+                .all(|r| *r == "ProcessingFailed")
+        );
     }
 
     #[test]
@@ -527,10 +604,19 @@ mod tests {
         let fresh = line("10.0.2.30", "10.0.1.10", T0 + 3600 + 600, 1, "egress");
         let late = line("10.0.2.30", "10.0.1.10", T0 + 3600 + 601, 1, "egress");
         assert!(run_with(TransformSettings::default(), &[message(&fresh)]).is_ok());
-        let err = run_with(TransformSettings::default(), &[message(&fresh), message(&late)]).unwrap_err();
+        let err = run_with(
+            TransformSettings::default(),
+            &[message(&fresh), message(&late)],
+        )
+        .unwrap_err();
         assert_eq!(
             err,
-            SystemicError::StaleSnapshot { snapshot_at: T0 + 3600, newest_start: T0 + 4201, lag: 601, max_lag: 600 }
+            SystemicError::StaleSnapshot {
+                snapshot_at: T0 + 3600,
+                newest_start: T0 + 4201,
+                lag: 601,
+                max_lag: 600
+            }
         );
     }
 
@@ -538,7 +624,10 @@ mod tests {
     fn records_older_than_the_snapshot_window_are_failed_for_replay() {
         let old = line("10.0.2.30", "10.0.1.10", T0 - 1, 1, "egress");
         let (response, stats) = run_with(TransformSettings::default(), &[message(&old)]).unwrap();
-        assert_eq!(response.records[0].result.as_deref(), Some("ProcessingFailed"));
+        assert_eq!(
+            response.records[0].result.as_deref(),
+            Some("ProcessingFailed")
+        );
         assert_eq!(stats.failed_too_old, 1);
     }
 
@@ -546,9 +635,17 @@ mod tests {
     fn nodata_and_skipdata_records_are_dropped_and_counted() {
         let nodata = "5 123456789012 eni-1 i-b - - - - - - - 1714568400 1714568460 - NODATA -";
         let skip = "5 123456789012 eni-1 i-b - - - - - - - 1714568400 1714568460 - SKIPDATA -";
-        let (response, stats) =
-            run_with(TransformSettings::default(), &[message(nodata), skip.as_bytes().to_vec()]).unwrap();
-        assert!(response.records.iter().all(|r| r.result.as_deref() == Some("Dropped")));
+        let (response, stats) = run_with(
+            TransformSettings::default(),
+            &[message(nodata), skip.as_bytes().to_vec()],
+        )
+        .unwrap();
+        assert!(
+            response
+                .records
+                .iter()
+                .all(|r| r.result.as_deref() == Some("Dropped"))
+        );
         assert_eq!(stats.dropped_for(DropReason::NoData), 1);
         assert_eq!(stats.dropped_for(DropReason::SkipData), 1);
     }

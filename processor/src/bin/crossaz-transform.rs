@@ -21,13 +21,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_lookup(|k| std::env::var(k).ok())?;
     let shared = aws_config::load_from_env().await;
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared).force_path_style(config.force_path_style).build(),
+        aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(config.force_path_style)
+            .build(),
     );
     let store = SnapshotStore::new(s3, config.bucket.clone(), "");
     let handler = Handler::new(config, store);
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<KinesisFirehoseEvent>| async move {
-        handler.handle(event.payload).await.map_err(lambda_runtime::Error::from)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<KinesisFirehoseEvent>| async move {
+            handler
+                .handle(event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
     .await
 }

@@ -53,9 +53,17 @@ pub(super) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let clock = Instant::now();
     let step = |what: &str| eprintln!("[{:>5.1} s] {what}", clock.elapsed().as_secs_f64());
 
-    let spec = ClusterSpec { seed: args.seed, name: "demo".into(), ..ClusterSpec::default() };
+    let spec = ClusterSpec {
+        seed: args.seed,
+        name: "demo".into(),
+        ..ClusterSpec::default()
+    };
     let cluster = generate_cluster(&spec, start, end)?;
-    let traffic = TrafficSpec { seed: args.seed, flows_per_minute: args.flows_per_minute, ..TrafficSpec::new(start, end - start) };
+    let traffic = TrafficSpec {
+        seed: args.seed,
+        flows_per_minute: args.flows_per_minute,
+        ..TrafficSpec::new(start, end - start)
+    };
     let flows = generate_flows(&cluster, &traffic)?;
     let logs = out.join("flowlogs");
     let mut writer = S3LogWriter::new(&logs, flows.format.header(), args.seed);
@@ -67,7 +75,10 @@ pub(super) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     loadtest::output::write_json(&truth_path, &flows.truth)?;
     let nodes_json = serde_json::to_vec(&cluster.nodes_json())?;
     std::fs::write(out.join("nodes.json"), &nodes_json)?;
-    std::fs::write(out.join("pods-end.json"), serde_json::to_vec(&cluster.pods_json(end))?)?;
+    std::fs::write(
+        out.join("pods-end.json"),
+        serde_json::to_vec(&cluster.pods_json(end))?,
+    )?;
     step(&format!(
         "generated cluster {:?}: {} flow-log records in {} .log.gz files under {}",
         spec.name,
@@ -83,7 +94,11 @@ pub(super) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "built {} snapshots, one a minute: {} pods ({} retained after they vanished), {} nodes",
         (end - start) / OBSERVE_EVERY_SECS + 1,
         snapshot.pods.len(),
-        snapshot.pods.iter().filter(|p| p.last_seen < snapshot.generated_at).count(),
+        snapshot
+            .pods
+            .iter()
+            .filter(|p| p.last_seen < snapshot.generated_at)
+            .count(),
         snapshot.nodes.len()
     ));
 
@@ -91,8 +106,13 @@ pub(super) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let index = PodIndex::new(snapshot);
     let chunks = source::open(&[Input::Path(logs.clone())], &SourceOptions::default());
     let parquet = PartitionedWriter::local(&data, WriterConfig::default())?;
-    let outcome =
-        super::run::process(chunks, &index, Pricing::default(), parquet, &out.join("errors.jsonl"))?;
+    let outcome = super::run::process(
+        chunks,
+        &index,
+        Pricing::default(),
+        parquet,
+        &out.join("errors.jsonl"),
+    )?;
     step(&format!("ran the pipeline into {}", data.display()));
     eprint!("{}", outcome.render());
 
@@ -122,7 +142,15 @@ pub(super) fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "  crossaz query --data {} \"SELECT src_workload, dst_workload, sum(bytes) FROM flows GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5\"",
         data.display()
     );
-    println!("  crossaz loadtest verify --truth {} --data {}", truth_path.display(), data.display());
+    println!(
+        "  crossaz loadtest verify --truth {} --data {}",
+        truth_path.display(),
+        data.display()
+    );
     step("done");
-    Ok(if diff.is_empty() && outcome.stats.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if diff.is_empty() && outcome.stats.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -45,7 +45,10 @@ pub(super) fn run_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
 
 pub(super) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
-    print!("{}", runtime.block_on(report(&args.data, &args.aws.options(), args.top))?);
+    print!(
+        "{}",
+        runtime.block_on(report(&args.data, &args.aws.options(), args.top))?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -119,7 +122,10 @@ pub(super) async fn report(data: &str, aws: &AwsOptions, top: usize) -> anyhow::
         let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await?;
         let output = query::QueryOutput { schema, batches };
-        out += &format!("\n{title}\n{}", query::render(&output, OutputFormat::Table)?);
+        out += &format!(
+            "\n{title}\n{}",
+            query::render(&output, OutputFormat::Table)?
+        );
         if title == "Top workload pairs by bytes" {
             out += &format!("\nBytes by zone (rows: source zone, columns: destination zone)\n");
             let zones = ctx
@@ -132,7 +138,9 @@ pub(super) async fn report(data: &str, aws: &AwsOptions, top: usize) -> anyhow::
                 .iter()
                 .map(|z| {
                     let quoted = z.replace('\'', "''");
-                    format!("sum(CASE WHEN dst_zone = '{quoted}' THEN bytes ELSE 0 END) AS \"{quoted}\"")
+                    format!(
+                        "sum(CASE WHEN dst_zone = '{quoted}' THEN bytes ELSE 0 END) AS \"{quoted}\""
+                    )
                 })
                 .collect();
             if !columns.is_empty() {
@@ -142,7 +150,10 @@ pub(super) async fn report(data: &str, aws: &AwsOptions, top: usize) -> anyhow::
                 );
                 let frame = ctx.sql(&sql).await?;
                 let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
-                let output = query::QueryOutput { schema, batches: frame.collect().await? };
+                let output = query::QueryOutput {
+                    schema,
+                    batches: frame.collect().await?,
+                };
                 out += &query::render(&output, OutputFormat::Table)?;
             }
         }
@@ -157,8 +168,7 @@ fn string_column(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> {
         if batch.num_columns() == 0 {
             continue;
         }
-        let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
-            .ok();
+        let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8).ok();
         if let Some(column) = column {
             if let Some(strings) = column.as_any().downcast_ref::<arrow::array::StringArray>() {
                 out.extend(strings.iter().flatten().map(str::to_owned));

@@ -38,7 +38,11 @@ pub(super) struct AwsArgs {
 
 impl AwsArgs {
     pub(super) fn options(&self) -> AwsOptions {
-        AwsOptions { endpoint_url: self.endpoint_url.clone(), region: self.region.clone(), static_credentials: None }
+        AwsOptions {
+            endpoint_url: self.endpoint_url.clone(),
+            region: self.region.clone(),
+            static_credentials: None,
+        }
     }
 }
 
@@ -78,26 +82,48 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let aws = args.aws.options();
     let snapshot = load_snapshot(&args.snapshot, &aws)?;
     let index = PodIndex::new(snapshot);
-    let inputs = args.input.iter().map(|i| Input::parse(i)).collect::<Result<Vec<_>, _>>()?;
+    let inputs = args
+        .input
+        .iter()
+        .map(|i| Input::parse(i))
+        .collect::<Result<Vec<_>, _>>()?;
     let time_range = match (&args.from, &args.to) {
         (None, None) => None,
         (from, to) => Some(TimeRange {
             start: utc(from.as_deref().map(parse_time).transpose()?.unwrap_or(0))?,
-            end: utc(to.as_deref().map(parse_time).transpose()?.unwrap_or(UNTIL_FAR_FUTURE))?,
+            end: utc(to
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .unwrap_or(UNTIL_FAR_FUTURE))?,
         }),
     };
-    let options = SourceOptions { format: args.format.clone(), time_range, aws: aws.clone(), ..SourceOptions::default() };
+    let options = SourceOptions {
+        format: args.format.clone(),
+        time_range,
+        aws: aws.clone(),
+        ..SourceOptions::default()
+    };
     let writer = open_writer(&args.out, &aws)?;
-    let errors_path = args.errors.clone().unwrap_or_else(|| default_errors_path(&args.out));
+    let errors_path = args
+        .errors
+        .clone()
+        .unwrap_or_else(|| default_errors_path(&args.out));
     let outcome = process(
         source::open(&inputs, &options),
         &index,
-        Pricing { usd_per_gb: args.usd_per_gb },
+        Pricing {
+            usd_per_gb: args.usd_per_gb,
+        },
         writer,
         &errors_path,
     )?;
     eprint!("{}", outcome.render());
-    Ok(if outcome.source_errors > 0 || outcome.stats.failed > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(if outcome.source_errors > 0 || outcome.stats.failed > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// An open end of `--from/--to`: 2100-01-01T00:00:00Z.
@@ -108,7 +134,10 @@ fn utc(secs: i64) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 }
 
 /// Reads a snapshot from a file or `s3://bucket/key`.
-pub(super) fn load_snapshot(location: &str, aws: &AwsOptions) -> anyhow::Result<pod_cache::Snapshot> {
+pub(super) fn load_snapshot(
+    location: &str,
+    aws: &AwsOptions,
+) -> anyhow::Result<pod_cache::Snapshot> {
     let bytes = if is_s3_uri(location) {
         let loc = S3Location::parse(location)?;
         BlockingS3::from_options(aws)?.get_object(&loc.bucket, &loc.prefix)?
@@ -119,8 +148,13 @@ pub(super) fn load_snapshot(location: &str, aws: &AwsOptions) -> anyhow::Result<
 }
 
 pub(super) fn open_writer(out: &str, aws: &AwsOptions) -> anyhow::Result<PartitionedWriter> {
-    let client = if is_s3_uri(out) { Some(BlockingS3::from_options(aws)?.client().clone()) } else { None };
-    PartitionedWriter::open(out, client, WriterConfig::default()).with_context(|| format!("opening output {out}"))
+    let client = if is_s3_uri(out) {
+        Some(BlockingS3::from_options(aws)?.client().clone())
+    } else {
+        None
+    };
+    PartitionedWriter::open(out, client, WriterConfig::default())
+        .with_context(|| format!("opening output {out}"))
 }
 
 fn default_errors_path(out: &str) -> PathBuf {
@@ -128,7 +162,9 @@ fn default_errors_path(out: &str) -> PathBuf {
     if is_s3_uri(out) {
         PathBuf::from(format!("crossaz-errors-{stamp}.jsonl"))
     } else {
-        PathBuf::from(out).join("_errors").join(format!("{stamp}.jsonl"))
+        PathBuf::from(out)
+            .join("_errors")
+            .join(format!("{stamp}.jsonl"))
     }
 }
 
@@ -157,7 +193,11 @@ impl RunOutcome {
         if let Some(path) = &self.errors_path {
             out += &format!("failed lines written to {}\n", path.display());
         }
-        let rate = if self.seconds > 0.0 { self.stats.lines as f64 / self.seconds } else { 0.0 };
+        let rate = if self.seconds > 0.0 {
+            self.stats.lines as f64 / self.seconds
+        } else {
+            0.0
+        };
         out += &format!("{:.1} s, {rate:.0} lines/s\n", self.seconds);
         out
     }
@@ -175,7 +215,8 @@ impl ErrorSink<'_> {
             if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)?;
             }
-            let f = std::fs::File::create(self.path).with_context(|| format!("creating {}", self.path.display()))?;
+            let f = std::fs::File::create(self.path)
+                .with_context(|| format!("creating {}", self.path.display()))?;
             self.file = Some(std::io::BufWriter::new(f));
         }
         let doc = serde_json::json!({"origin": origin, "line": line, "reason": reason, "raw": raw});
@@ -218,7 +259,10 @@ pub(super) fn process(
     let attributor = Attributor::new(index, pricing);
     let mut formats: HashMap<Arc<str>, Result<FlowFormat, String>> = HashMap::new();
     let mut stats = RunStats::default();
-    let mut errors = ErrorSink { path: errors_path, file: None };
+    let mut errors = ErrorSink {
+        path: errors_path,
+        file: None,
+    };
     let mut source_errors = 0;
     for chunk in chunks {
         let chunk = match chunk {
@@ -230,7 +274,9 @@ pub(super) fn process(
             }
         };
         let format = match &chunk.format {
-            None => Err("no flow-log format: the input has no header line; pass --format".to_owned()),
+            None => {
+                Err("no flow-log format: the input has no header line; pass --format".to_owned())
+            }
             Some(spec) => formats
                 .entry(Arc::clone(spec))
                 .or_insert_with(|| {
@@ -255,7 +301,15 @@ pub(super) fn process(
             let origin = (&*chunk.origin, source_line.number);
             match chunk.framing {
                 Framing::Line => {
-                    one_line(&source_line.text, origin, &format, &attributor, &mut stats, &mut writer, &mut errors)?;
+                    one_line(
+                        &source_line.text,
+                        origin,
+                        &format,
+                        &attributor,
+                        &mut stats,
+                        &mut writer,
+                        &mut errors,
+                    )?;
                 }
                 Framing::Record => {
                     let lines: Result<Vec<_>, _> = record_lines(source_line.text.as_bytes())
@@ -263,7 +317,15 @@ pub(super) fn process(
                     match lines {
                         Ok(lines) => {
                             for line in &lines {
-                                one_line(line, origin, &format, &attributor, &mut stats, &mut writer, &mut errors)?;
+                                one_line(
+                                    line,
+                                    origin,
+                                    &format,
+                                    &attributor,
+                                    &mut stats,
+                                    &mut writer,
+                                    &mut errors,
+                                )?;
                             }
                         }
                         Err(e) => {
@@ -283,5 +345,11 @@ pub(super) fn process(
     } else {
         None
     };
-    Ok(RunOutcome { stats, summary, source_errors, errors_path, seconds: started.elapsed().as_secs_f64() })
+    Ok(RunOutcome {
+        stats,
+        summary,
+        source_errors,
+        errors_path,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use pod_cache::Snapshot;
 use pod_cache::build::{BuildOptions, build_snapshot, nodes_from_json, pods_from_json};
 use pod_cache::codec;
 use pod_cache::index::{Endpoint, PodIndex};
 use pod_cache::merge::{DEFAULT_RETENTION_SECS, merge};
-use pod_cache::Snapshot;
 
 use super::{format_time, parse_time, read_file};
 
@@ -103,7 +103,8 @@ fn extractor(command: &str, rest: PassThrough) -> anyhow::Result<ExitCode> {
 
 /// Reads a snapshot file in the documented encoding.
 pub(super) fn load(path: &PathBuf) -> anyhow::Result<Snapshot> {
-    codec::decode(&read_file(path)?).with_context(|| format!("decoding snapshot {}", path.display()))
+    codec::decode(&read_file(path)?)
+        .with_context(|| format!("decoding snapshot {}", path.display()))
 }
 
 fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
@@ -115,7 +116,10 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading pods from {}", args.pods.display()))?;
     let (nodes, skipped_nodes) = nodes_from_json(&read_file(&args.nodes)?)
         .with_context(|| format!("reading nodes from {}", args.nodes.display()))?;
-    let mut opts = BuildOptions { cluster: args.cluster.clone(), ..BuildOptions::default() };
+    let mut opts = BuildOptions {
+        cluster: args.cluster.clone(),
+        ..BuildOptions::default()
+    };
     if !args.app_label.is_empty() {
         opts.app_label_keys.clone_from(&args.app_label);
     }
@@ -124,7 +128,11 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let snapshot = merge(previous.as_ref(), current, args.retention_secs);
     let bytes = codec::encode(&snapshot)?;
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    for skipped in skipped_pods.iter().chain(&skipped_nodes).chain(&stats.skipped) {
+    for skipped in skipped_pods
+        .iter()
+        .chain(&skipped_nodes)
+        .chain(&stats.skipped)
+    {
         eprintln!("skipped {skipped:?}");
     }
     eprintln!(
@@ -142,11 +150,20 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
 fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let snapshot = load(&args.snapshot)?;
     if let Some(ip) = args.ip {
-        let at = args.at.as_deref().map(parse_time).transpose()?.unwrap_or(snapshot.generated_at);
+        let at = args
+            .at
+            .as_deref()
+            .map(parse_time)
+            .transpose()?
+            .unwrap_or(snapshot.generated_at);
         let index = PodIndex::new(snapshot);
         let end = index.lookup(ip, at, args.port, Some(args.protocol));
         println!("{}", describe(ip, at, &end));
-        return Ok(if matches!(end, Endpoint::Unknown) { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        return Ok(if matches!(end, Endpoint::Unknown) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     print!("{}", summary(&snapshot));
     Ok(ExitCode::SUCCESS)
@@ -180,7 +197,13 @@ pub(super) fn summary(snapshot: &Snapshot) -> String {
         .nodes
         .iter()
         .map(|n| {
-            (n.name.as_str(), (n.zone.as_deref().unwrap_or("-"), n.zone_id.as_deref().unwrap_or("-")))
+            (
+                n.name.as_str(),
+                (
+                    n.zone.as_deref().unwrap_or("-"),
+                    n.zone_id.as_deref().unwrap_or("-"),
+                ),
+            )
         })
         .collect();
     let mut zones: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
@@ -189,7 +212,12 @@ pub(super) fn summary(snapshot: &Snapshot) -> String {
     }
     let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     for p in &snapshot.pods {
-        let zone = p.node.as_deref().and_then(|n| zone_of.get(n)).copied().unwrap_or(("-", "-"));
+        let zone = p
+            .node
+            .as_deref()
+            .and_then(|n| zone_of.get(n))
+            .copied()
+            .unwrap_or(("-", "-"));
         zones.entry(zone).or_default().1 += 1;
         let kind = if p.is_terminated() {
             "terminated (owns no IP)"

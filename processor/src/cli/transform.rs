@@ -48,8 +48,16 @@ pub(super) fn run(args: &TransformArgs) -> anyhow::Result<ExitCode> {
         max_record_age_secs: args.max_record_age_secs,
         ..TransformSettings::default()
     };
-    let transform =
-        Transform::new(&format, Attributor::new(&index, Pricing { usd_per_gb: args.usd_per_gb }), settings);
+    let transform = Transform::new(
+        &format,
+        Attributor::new(
+            &index,
+            Pricing {
+                usd_per_gb: args.usd_per_gb,
+            },
+        ),
+        settings,
+    );
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     }
@@ -65,7 +73,8 @@ pub(super) fn run(args: &TransformArgs) -> anyhow::Result<ExitCode> {
                 if let (Some(out), Some(name)) = (&args.out, path.file_name()) {
                     let target = out.join(name);
                     let json = serde_json::to_vec(&response)?;
-                    std::fs::write(&target, json).with_context(|| format!("writing {}", target.display()))?;
+                    std::fs::write(&target, json)
+                        .with_context(|| format!("writing {}", target.display()))?;
                 }
             }
             Err(e) => {
@@ -76,7 +85,11 @@ pub(super) fn run(args: &TransformArgs) -> anyhow::Result<ExitCode> {
     }
     let secs = started.elapsed().as_secs_f64();
     print!("{}", report(&total, failed_events, secs));
-    Ok(if failed_events > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed_events > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The event file, or every `*.json` in the folder in name order.
@@ -110,12 +123,20 @@ fn report(s: &BatchStats, failed_events: usize, secs: f64) -> String {
         s.bytes_kept
     );
     for reason in DropReason::ALL {
-        out += &format!("dropped {:<16} {}\n", reason.as_str(), s.dropped_for(reason));
+        out += &format!(
+            "dropped {:<16} {}\n",
+            reason.as_str(),
+            s.dropped_for(reason)
+        );
     }
     if failed_events > 0 {
         out += &format!("events whose invocation failed: {failed_events}\n");
     }
-    let rate = if secs > 0.0 { s.lines as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        s.lines as f64 / secs
+    } else {
+        0.0
+    };
     out += &format!("{:.0} records/s\n", rate);
     out
 }

@@ -54,7 +54,10 @@ pub(super) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 
 /// `truth` without its per-class totals (the Parquet output holds only kept rows).
 pub(super) fn cross_az_only(truth: &Truth) -> Truth {
-    Truth { classes: std::collections::BTreeMap::new(), cross_az: truth.cross_az.clone() }
+    Truth {
+        classes: std::collections::BTreeMap::new(),
+        cross_az: truth.cross_az.clone(),
+    }
 }
 
 const SIDE_COLUMNS: [&str; 5] = ["kind", "namespace", "pod", "workload", "zone_id"];
@@ -73,8 +76,9 @@ pub(super) async fn observed_truth(data: &str, aws: &AwsOptions) -> anyhow::Resu
     let output = query::run(data, &sql, aws).await?;
     let mut truth = Truth::default();
     for batch in &output.batches {
-        let strings: Vec<StringArray> =
-            (0..=keys.len()).map(|i| as_strings(batch, i)).collect::<anyhow::Result<_>>()?;
+        let strings: Vec<StringArray> = (0..=keys.len())
+            .map(|i| as_strings(batch, i))
+            .collect::<anyhow::Result<_>>()?;
         let numbers: Vec<Int64Array> = (keys.len() + 1..keys.len() + 4)
             .map(|i| as_i64(batch, i))
             .collect::<anyhow::Result<_>>()?;
@@ -90,9 +94,20 @@ pub(super) async fn observed_truth(data: &str, aws: &AwsOptions) -> anyhow::Resu
                 workload: text(offset + 3),
                 zone_id: text(offset + 4),
             };
-            let key = FlowKey { dt: text(0).unwrap_or_default(), src: side(1), dst: side(6) };
+            let key = FlowKey {
+                dt: text(0).unwrap_or_default(),
+                src: side(1),
+                dst: side(6),
+            };
             let number = |i: usize| numbers[i].value(row).unsigned_abs();
-            truth.cross_az.insert(key, Counts { records: number(0), packets: number(1), bytes: number(2) });
+            truth.cross_az.insert(
+                key,
+                Counts {
+                    records: number(0),
+                    packets: number(1),
+                    bytes: number(2),
+                },
+            );
         }
     }
     Ok(truth)
@@ -100,10 +115,18 @@ pub(super) async fn observed_truth(data: &str, aws: &AwsOptions) -> anyhow::Resu
 
 fn as_strings(batch: &RecordBatch, i: usize) -> anyhow::Result<StringArray> {
     let cast = arrow::compute::cast(batch.column(i), &DataType::Utf8)?;
-    Ok(cast.as_any().downcast_ref::<StringArray>().context("not a string column")?.clone())
+    Ok(cast
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .context("not a string column")?
+        .clone())
 }
 
 fn as_i64(batch: &RecordBatch, i: usize) -> anyhow::Result<Int64Array> {
     let cast = arrow::compute::cast(batch.column(i), &DataType::Int64)?;
-    Ok(cast.as_any().downcast_ref::<Int64Array>().context("not an integer column")?.clone())
+    Ok(cast
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .context("not an integer column")?
+        .clone())
 }

@@ -20,7 +20,10 @@ pub fn observed_snapshot(
 ) -> Result<Option<Snapshot>, BuildError> {
     let to_json = |v: serde_json::Value| v.to_string().into_bytes();
     let (nodes, _) = nodes_from_json(&to_json(cluster.nodes_json()))?;
-    let opts = BuildOptions { cluster: name.to_owned(), ..BuildOptions::default() };
+    let opts = BuildOptions {
+        cluster: name.to_owned(),
+        ..BuildOptions::default()
+    };
     let mut snapshot: Option<Snapshot> = None;
     let mut t = start;
     while t <= end {
