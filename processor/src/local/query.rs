@@ -206,15 +206,15 @@ pub fn write_output(
             }
         }
         OutputFormat::Json => {
-            let mut writer = arrow::json::ArrayWriter::new(out);
+            let mut buffer = Vec::new();
+            let mut writer = arrow::json::ArrayWriter::new(&mut buffer);
             for batch in &output.batches {
                 writer.write(batch)?;
             }
             writer.finish()?;
-            if output.batches.iter().all(|b| b.num_rows() == 0) {
-                // Arrow writes nothing for zero rows; an empty result is still valid JSON.
-                writer.into_inner().write_all(b"[]")?;
-            }
+            drop(writer);
+            // Some arrow versions write nothing for zero rows; an empty result is still valid JSON.
+            out.write_all(if buffer.is_empty() { b"[]" } else { &buffer })?;
         }
         OutputFormat::NdJson => {
             let mut writer = arrow::json::LineDelimitedWriter::new(out);
