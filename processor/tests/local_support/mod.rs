@@ -21,7 +21,9 @@ pub fn sample_rows(n: usize) -> Vec<(String, Row<'static>)> {
             let start = HOURS[i % HOURS.len()] + (i as i64 % 3600);
             let bytes = 1000 + (i as i64 * 37) % 5000;
             let row = Row {
-                flow_id: Some(format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).into()),
+                flow_id: Some(
+                    format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).into(),
+                ),
                 start_ts: Some(start),
                 end_ts: Some(start + 60),
                 account_id: Some("111122223333".into()),
