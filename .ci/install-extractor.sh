@@ -6,15 +6,13 @@
 # Idempotent: returns at once when both are present.
 set -euo pipefail
 command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
+# kubectl only serves the fixture-fidelity test (report-only in CI for now): never fail the
+# install over it.
 if ! command -v kubectl >/dev/null; then
   SUDO=""
   [[ "$(id -u)" == 0 ]] || SUDO="sudo"
-  ${SUDO} apt-get update -qq
-  if apt-cache show kubectl >/dev/null 2>&1; then
-    ${SUDO} apt-get install -y -qq kubectl
-  else
-    ${SUDO} apt-get install -y -qq kubernetes-client
-  fi
+  { ${SUDO} apt-get update -qq \
+      && { ${SUDO} apt-get install -y -qq kubectl || ${SUDO} apt-get install -y -qq kubernetes-client; }; } \
+    || echo "install-extractor: kubectl not installable here; its test will report the failure" >&2
 fi
 moto_server --help >/dev/null
-kubectl version --client >/dev/null
