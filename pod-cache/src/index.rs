@@ -645,7 +645,7 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<PodIndex>();
         let index = index();
-        assert_eq!(index.snapshot().pods.len(), 14);
+        assert_eq!(index.snapshot().pods.len(), 16);
         assert_eq!(index.snapshot().generated_at, GENERATED_AT);
     }
 

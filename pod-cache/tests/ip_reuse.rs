@@ -116,14 +116,23 @@ fn each_flow_time_finds_the_pod_that_held_the_ip() {
 }
 
 #[test]
-fn a_terminated_pod_never_owns_its_stale_ip() {
-    let done = pod(
+fn a_terminated_pod_holds_its_ip_only_until_it_finished() {
+    let mut done = pod(
         "report-29410560-q8z7w",
         "Job",
         "report-29410560",
         "Succeeded",
         T0,
     );
+    // The container's own finish time bounds the tenure, not the first time we saw it finished.
+    done.status.as_mut().unwrap().container_statuses = Some(vec![
+        serde_json::from_value(serde_json::json!({
+            "name": "main", "ready": false, "restartCount": 0, "image": "report", "imageID": "",
+            "state": {"terminated": {"exitCode": 0, "startedAt": rfc3339(T0),
+                                      "finishedAt": rfc3339(T0 + 300)}}
+        }))
+        .unwrap(),
+    ]);
     let web = pod(
         "web-6d4cf56db6-vb2xq",
         "ReplicaSet",
@@ -138,6 +147,10 @@ fn a_terminated_pod_never_owns_its_stale_ip() {
             .pod()
             .map(|p| p.name.clone())
     };
-    assert_eq!(at(T0 + 100), None);
+    assert_eq!(at(T0 + 100).as_deref(), Some("report-29410560-q8z7w"));
+    assert_eq!(at(T0 + 300).as_deref(), Some("report-29410560-q8z7w"));
+    // Finished and not yet reused: the stale IP belongs to nobody.
+    assert_eq!(at(T0 + 301), None);
+    assert_eq!(at(T0 + 1100), None);
     assert_eq!(at(T0 + 1200).as_deref(), Some("web-6d4cf56db6-vb2xq"));
 }

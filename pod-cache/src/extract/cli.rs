@@ -256,6 +256,7 @@ pub async fn kubeconfig_client(
     .map_err(|e| connect(&e))?;
     // The lister retries 429/5xx itself, with bounds it counts and reports.
     config.default_retry = false;
+    super::install_crypto_provider();
     let client = kube::Client::try_from(config).map_err(|e| connect(&e))?;
     Ok((client, cluster))
 }

@@ -297,6 +297,7 @@ pub async fn eks_client(
                 .insert(http::header::AUTHORIZATION, value);
             Ok::<_, tower::BoxError>(request)
         });
+    super::install_crypto_provider();
     let builder = ClientBuilder::try_from(config).map_err(|e| client_error(e.to_string()))?;
     Ok(builder.with_layer(&authorize).build())
 }

@@ -23,6 +23,17 @@ use crate::snapshot::Snapshot;
 use crate::store::{PublishedKeys, SnapshotStore, StoreError};
 use list::{ListError, ListOptions, ListStats};
 
+/// Makes aws-lc-rs the process's TLS crypto provider unless one is installed already.
+///
+/// kube-rs builds its rustls configuration from the process default, and rustls only picks one by
+/// itself when exactly one provider is compiled in; a binary that also links `ring` (the CLI, via
+/// DataFusion's object store) would panic on the first HTTPS connection without this. Every kube
+/// client the extractor builds goes through here first.
+pub fn install_crypto_provider() {
+    // An error means a provider is installed already, which is all this function wants.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// CloudWatch namespace of the extractor's EMF metrics.
 pub const METRICS_NAMESPACE: &str = "crossaz/extractor";
 /// Objects left out by `build` that are logged individually; the rest are only counted.

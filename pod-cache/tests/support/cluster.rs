@@ -416,7 +416,8 @@ fn expected_pod(
             .collect(),
         phase: phase.into(),
         start_time: Some(start),
-        finished_at: None,
+        // Terminated pods without a container finish time: first observed as finished.
+        finished_at: (phase == "Succeeded" || phase == "Failed").then_some(T0),
         first_seen: T0,
         last_seen: T0,
     }
@@ -424,7 +425,8 @@ fn expected_pod(
 
 /// The snapshot of [`small_nodes`] and [`small_pods`] observed at [`T0`] with the default app
 /// label keys, written out by hand: sorted by name; the pending pod (no IP) and the malformed
-/// pod are absent; the Succeeded pod is kept (the index ignores it); ports only for hostNetwork.
+/// pod are absent; the Succeeded pod is kept (holding its IP until it finished, here unknown so
+/// until it was first seen finished); ports only for hostNetwork.
 pub fn expected_small_snapshot() -> Snapshot {
     let n1 = "ip-10-0-1-10.ec2.internal";
     let n2 = "ip-10-0-2-20.ec2.internal";

@@ -24,6 +24,7 @@ pub fn fast_list_options(page_size: u32) -> ListOptions {
 pub fn plain_client(url: &str) -> kube::Client {
     let mut config = kube::Config::new(url.parse().expect("url"));
     config.default_retry = false;
+    pod_cache::extract::install_crypto_provider();
     kube::Client::try_from(config).expect("client")
 }
 

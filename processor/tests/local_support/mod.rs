@@ -77,13 +77,17 @@ pub fn bytes_per_dt(rows: &[(String, Row<'_>)]) -> BTreeMap<String, i64> {
 
 /// The expectations file `check_parquet.py` reads.
 pub fn expectations(rows: &[(String, Row<'_>)], codec: &str) -> serde_json::Value {
+    // SQL semantics: the sum of a column with no non-NULL value is NULL, not 0.
+    let sum_of = |values: Vec<i64>| (!values.is_empty()).then(|| values.iter().sum::<i64>());
     let sum_i64 =
-        |f: fn(&Row<'_>) -> Option<i64>| rows.iter().filter_map(|(_, r)| f(r)).sum::<i64>();
+        |f: fn(&Row<'_>) -> Option<i64>| sum_of(rows.iter().filter_map(|(_, r)| f(r)).collect());
     let sum_i32 = |f: fn(&Row<'_>) -> Option<i32>| {
-        rows.iter()
-            .filter_map(|(_, r)| f(r))
-            .map(i64::from)
-            .sum::<i64>()
+        sum_of(
+            rows.iter()
+                .filter_map(|(_, r)| f(r))
+                .map(i64::from)
+                .collect(),
+        )
     };
     let cost: f64 = rows.iter().filter_map(|(_, r)| r.cost_usd).sum();
     let columns: Vec<(String, String)> = COLUMNS
