@@ -5,17 +5,18 @@
 //! only read, from any number of threads; a lookup is one hash probe plus a binary search over
 //! the few pods that ever held the IP, with no allocation.
 //!
-//! Time rules:
-//! - A pod that is not hostNetwork and not terminated (Succeeded and Failed pods keep a stale IP
-//!   the CNI has already handed out again) holds each of its IPs from its `start_time` (or
-//!   `first_seen` when the API gave none) until a later pod on that IP starts.
-//! - A flow at `at` belongs to the holder with the latest start `<= at` while it holds the IP;
-//!   failing that, to the next holder if it starts by `at + START_SLACK_SECS`.
-//! - A Succeeded or Failed pod held its IP from its start until `finished_at` only.
-//! - A vanished pod (`last_seen < generated_at`) holds its IP until `last_seen + START_SLACK_SECS`
-//!   at the latest, successor or not: after that the IP belonged to nobody we know of.
-//! - A node IP is the node's, or a hostNetwork pod's on that node when one running at `at`
-//!   declares the flow side's port and protocol.
+//! Time rules (design §4, the same rule the load-test generator's truth follows):
+//! - A pod that is not hostNetwork holds each of its IPs from its `start_time` (or `first_seen`
+//!   when the API gave none) until a later pod on that IP starts, whether or not it has vanished
+//!   since: vanished pods stay in the snapshot for the retention window so that late flows still
+//!   find who held an IP.
+//! - A Succeeded or Failed pod keeps a stale `podIP` the CNI has already handed out again: it held
+//!   the IP from its start until `finished_at` (exclusive) only, and not at all when that is
+//!   unknown.
+//! - A flow at `at` belongs to the holder with the latest start `<= at` while it holds the IP,
+//!   else to nobody.
+//! - A node IP is the node's, or a hostNetwork pod's on that node when the latest one started by
+//!   `at` that declares the flow side's port and protocol still runs.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,14 +25,6 @@ use std::net::IpAddr;
 use foldhash::fast::FixedState;
 
 use crate::snapshot::{NodeInfo, PodInfo, Snapshot};
-
-/// How far a flow's start may precede the start of the pod it is attributed to.
-///
-/// A flow record's `start` is the beginning of its aggregation window (60 s at the finest), not of
-/// the first packet: a pod that starts 20 s into a window sends in a record that starts before it.
-/// The same slack extends a vanished pod past its `last_seen`, since the extractor sees pods once a
-/// minute and the pod may have lived up to a minute after its last observation.
-pub const START_SLACK_SECS: i64 = 60;
 
 /// Marks "no node" in the compact per-pod and per-IP tables.
 const NONE: u32 = u32::MAX;
@@ -103,7 +96,7 @@ impl<'s> Endpoint<'s> {
 struct Holder {
     /// When it started holding the IP.
     start: i64,
-    /// Last second it may still hold it (vanished pods), else `i64::MAX`.
+    /// Last second it holds it (terminated pods: `finished_at - 1`), else `i64::MAX`.
     until: i64,
     /// Index into `snapshot.pods`, or [`NONE`] for "no holder".
     pod: u32,
@@ -170,15 +163,10 @@ fn ip_key(ip: IpAddr) -> u128 {
     }
 }
 
-fn holder_of(pod: &PodInfo, index: usize, node: u32, generated_at: i64) -> Holder {
-    let vanished = pod.last_seen < generated_at;
+fn holder_of(pod: &PodInfo, index: usize, node: u32) -> Holder {
     Holder {
         start: pod.start_time.unwrap_or(pod.first_seen),
-        until: if vanished {
-            pod.last_seen.saturating_add(START_SLACK_SECS)
-        } else {
-            i64::MAX
-        },
+        until: i64::MAX,
         pod: index as u32,
         node,
     }
@@ -187,7 +175,6 @@ fn holder_of(pod: &PodInfo, index: usize, node: u32, generated_at: i64) -> Holde
 impl PodIndex {
     /// Indexes a snapshot. Takes `O(pods log pods)`; do it once per snapshot, off the hot path.
     pub fn new(snapshot: Snapshot) -> PodIndex {
-        let generated_at = snapshot.generated_at;
         let node_by_name: HashMap<&str, u32, FixedState> = snapshot
             .nodes
             .iter()
@@ -209,11 +196,11 @@ impl PodIndex {
         let mut tenures: Vec<(u128, Holder)> = Vec::with_capacity(snapshot.pods.len());
         let mut host_ports: Vec<(u32, HostPort)> = Vec::new();
         for (i, pod) in snapshot.pods.iter().enumerate() {
-            let mut holder = holder_of(pod, i, pod_nodes[i], generated_at);
+            let mut holder = holder_of(pod, i, pod_nodes[i]);
             if pod.is_terminated() {
                 // A finished pod keeps a stale podIP: it held the IP only until it finished.
                 match pod.finished_at {
-                    Some(done) => holder.until = holder.until.min(done),
+                    Some(done) => holder.until = done.saturating_sub(1),
                     None => continue,
                 }
             }
@@ -234,8 +221,7 @@ impl PodIndex {
                 tenures.extend(pod.ips.iter().map(|ip| (ip_key(*ip), holder)));
             }
         }
-        // Equal starts: the most recently seen pod sorts last and wins.
-        // `until` orders like `last_seen` (present pods: MAX) without a lookup per comparison.
+        // Equal starts: a running pod sorts after a finished one and wins.
         tenures.sort_unstable_by_key(|(key, h)| (*key, h.start, h.until, h.pod));
 
         let mut slots: HashMap<u128, Slot, FixedState> = HashMap::default();
@@ -330,42 +316,36 @@ impl PodIndex {
         Endpoint::Node(node)
     }
 
-    /// The holder of `slot` at `at`: the one with the latest start `<= at` if it still held the
-    /// IP; otherwise the next holder when it starts within the slack (a flow window that opened
-    /// just before its pod started).
+    /// The holder of `slot` at `at`: the one with the latest start `<= at`, if it still held the
+    /// IP then.
     fn holder_at(&self, slot: &Slot, at: i64) -> Option<Holder> {
         if slot.latest.pod == NONE {
             return None;
         }
-        if slot.latest.start <= at {
-            return (at <= slot.latest.until).then_some(slot.latest);
-        }
-        let first = slot.first_earlier as usize;
-        let earlier = &self.holders[first..first + slot.earlier_count as usize];
-        let after = earlier.partition_point(|h| h.start <= at);
-        if let Some(current) = after.checked_sub(1).map(|i| earlier[i]) {
-            if at <= current.until {
-                return Some(current);
-            }
-        }
-        let next = earlier.get(after).copied().unwrap_or(slot.latest);
-        (next.start <= at.saturating_add(START_SLACK_SECS)).then_some(next)
+        let current = if slot.latest.start <= at {
+            slot.latest
+        } else {
+            let first = slot.first_earlier as usize;
+            let earlier = &self.holders[first..first + slot.earlier_count as usize];
+            let after = earlier.partition_point(|h| h.start <= at);
+            earlier[after.checked_sub(1)?]
+        };
+        (at <= current.until).then_some(current)
     }
 
-    /// The hostNetwork pod on `node` declaring `(port, protocol)` and running at `at`.
+    /// The hostNetwork pod on `node` declaring `(port, protocol)`: the latest one started by
+    /// `at`, if it still ran then.
     fn host_pod_at(&self, node: u32, port: u16, protocol: u8, at: i64) -> Option<u32> {
         let (first, count) = self.node_host_ports[node as usize];
         let ports = &self.host_ports[first as usize..(first + count) as usize];
         let from = ports.partition_point(|p| (p.port, p.protocol) < (port, protocol));
         let to = from + ports[from..].partition_point(|p| (p.port, p.protocol) == (port, protocol));
-        let horizon = at.saturating_add(START_SLACK_SECS);
-        // Several pods may declare the same port over time (a DaemonSet rollout): the latest
-        // started one still running at `at`.
-        ports[from..to]
-            .iter()
-            .rev()
-            .find(|p| p.holder.start <= horizon && at <= p.holder.until)
-            .map(|p| p.holder.pod)
+        // Several pods may declare the same port over time (a DaemonSet rollout); sorted by start.
+        let declared = &ports[from..to];
+        let current = declared[declared
+            .partition_point(|p| p.holder.start <= at)
+            .checked_sub(1)?];
+        (at <= current.holder.until).then_some(current.holder.pod)
     }
 }
 
@@ -494,31 +474,32 @@ mod tests {
     fn lookups_follow_ip_tenure_over_time() {
         let index = index();
         let cases: &[Case] = &[
-            // Before anyone, within the slack of A's start, during A, the slack before B, B.
-            ("10.0.0.5", 939, None, None, "unknown", ""),
-            ("10.0.0.5", 940, None, None, "pod", "a"),
+            // Before anyone, A from its start, A until B starts, B.
+            ("10.0.0.5", 999, None, None, "unknown", ""),
+            ("10.0.0.5", 1000, None, None, "pod", "a"),
             ("10.0.0.5", 1500, None, None, "pod", "a"),
-            // A flow starting before B's start is A's while A still held the IP (design §4).
+            // A vanished at 2000; the IP is still A's until B starts (design §4).
             ("10.0.0.5", 2029, None, None, "pod", "a"),
             ("10.0.0.5", 2030, None, None, "pod", "b"),
-            // A Job pod held its IP while it ran, until finished_at; its successor after.
+            // A Job pod held its IP while it ran, until finished_at; nobody, then its successor.
             ("10.0.0.10", 1200, None, None, "pod", "job"),
-            ("10.0.0.10", 1500, None, None, "pod", "job"),
-            ("10.0.0.10", 1501, None, None, "pod", "after-job"),
-            ("10.0.0.10", 1600, None, None, "pod", "after-job"),
+            ("10.0.0.10", 1499, None, None, "pod", "job"),
+            ("10.0.0.10", 1500, None, None, "unknown", ""),
+            ("10.0.0.10", 1519, None, None, "unknown", ""),
+            ("10.0.0.10", 1520, None, None, "pod", "after-job"),
             // The Succeeded pod's stale IP never shadows B.
             ("10.0.0.5", 3500, None, None, "pod", "b"),
             ("10.0.0.5", 50_000, None, None, "pod", "b"),
-            // A vanished pod with no successor: last_seen + slack, then nobody.
-            ("10.0.0.6", 1260, None, None, "pod", "d"),
-            ("10.0.0.6", 1261, None, None, "unknown", ""),
-            // Vanished, successor much later: a gap in between.
-            ("10.0.0.7", 1260, None, None, "pod", "e"),
-            ("10.0.0.7", 3000, None, None, "unknown", ""),
-            ("10.0.0.7", 4940, None, None, "pod", "f"),
+            // A vanished pod with no successor keeps the IP: late flows still find it.
+            ("10.0.0.6", 1261, None, None, "pod", "d"),
+            ("10.0.0.6", 50_000, None, None, "pod", "d"),
+            // Vanished, successor much later: the vanished pod's until then.
+            ("10.0.0.7", 3000, None, None, "pod", "e"),
+            ("10.0.0.7", 4999, None, None, "pod", "e"),
+            ("10.0.0.7", 5000, None, None, "pod", "f"),
             // No start time: first_seen stands in.
-            ("10.0.0.8", 3939, None, None, "unknown", ""),
-            ("10.0.0.8", 3940, None, None, "pod", "no-start"),
+            ("10.0.0.8", 3999, None, None, "unknown", ""),
+            ("10.0.0.8", 4000, None, None, "pod", "no-start"),
             ("2600:1f18::a1", 5000, None, None, "pod", "v6"),
             // IPv4-mapped IPv6 is the same address.
             ("::ffff:10.0.0.5", 5000, None, None, "pod", "b"),
@@ -546,7 +527,15 @@ mod tests {
             ),
             (
                 "10.0.1.10",
-                2951,
+                3009,
+                Some(8080),
+                Some(TCP),
+                "hostnet",
+                "old-agent",
+            ),
+            (
+                "10.0.1.10",
+                3010,
                 Some(8080),
                 Some(TCP),
                 "hostnet",

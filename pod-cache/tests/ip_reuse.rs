@@ -87,22 +87,20 @@ fn each_flow_time_finds_the_pod_that_held_the_ip() {
         "all three retained within the hour"
     );
 
-    // (flow start, expected workload kind and name, or "unknown")
+    // (flow start, expected workload kind and name, or "unknown"). Design §4: a pod holds its IP
+    // from its startTime until a later pod on that IP starts, vanished or not.
     let cases = [
-        (T0 - 61, "unknown"),
-        (T0 - 60, "CronJob/report"),
+        (T0 - 1, "unknown"),
+        (T0, "CronJob/report"),
         (T0 + 100, "CronJob/report"),
-        // The job pod was last seen at T0+60: it holds the IP one slack longer, then nobody.
-        (T0 + 120, "CronJob/report"),
-        (T0 + 121, "unknown"),
-        (T0 + 1149, "unknown"),
-        (T0 + 1150, "Deployment/web"),
+        // Gone by T0+600 but nobody took the IP yet: late flows still find the report pod.
+        (T0 + 1209, "CronJob/report"),
+        (T0 + 1210, "Deployment/web"),
         (T0 + 1800, "Deployment/web"),
-        // Web last seen at T0+2040.
+        // Web last seen at T0+2040, gone by T0+2100: still web's until the Job pod starts.
         (T0 + 2100, "Deployment/web"),
-        (T0 + 2101, "unknown"),
-        (T0 + 2339, "unknown"),
-        (T0 + 2340, "Job/migrate-db"),
+        (T0 + 2399, "Deployment/web"),
+        (T0 + 2400, "Job/migrate-db"),
         (T0 + 3600, "Job/migrate-db"),
     ];
     for (at, expected) in cases {
@@ -148,9 +146,9 @@ fn a_terminated_pod_holds_its_ip_only_until_it_finished() {
             .map(|p| p.name.clone())
     };
     assert_eq!(at(T0 + 100).as_deref(), Some("report-29410560-q8z7w"));
-    assert_eq!(at(T0 + 300).as_deref(), Some("report-29410560-q8z7w"));
+    assert_eq!(at(T0 + 299).as_deref(), Some("report-29410560-q8z7w"));
     // Finished and not yet reused: the stale IP belongs to nobody.
-    assert_eq!(at(T0 + 301), None);
+    assert_eq!(at(T0 + 300), None);
     assert_eq!(at(T0 + 1100), None);
     assert_eq!(at(T0 + 1200).as_deref(), Some("web-6d4cf56db6-vb2xq"));
 }
