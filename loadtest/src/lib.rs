@@ -9,11 +9,17 @@
 //!   processor must report.
 //! - [`output`]: S3-layout `.log.gz` files, Firehose transform events, truth.json.
 //! - [`verify`]: an observed [`Truth`] against the expected one, as a readable diff.
+//! - `drivers` (feature `drivers`): the lines through Firehose, Kinesis, a Lambda, files or S3 at
+//!   a target rate, with retries, a progress line and a report.
 //!
-//! Everything is deterministic per seed and free of I/O except the `output` module.
+//! Everything is deterministic per seed and free of I/O except the `output` and `drivers` modules.
 
 mod build;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod cluster;
+#[cfg(feature = "drivers")]
+pub mod drivers;
 mod fasthash;
 pub mod format;
 pub mod kube;

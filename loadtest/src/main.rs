@@ -1,14 +1,13 @@
-//! `crossaz-loadtest`: write a generated cluster, its flow logs and their ground truth to disk.
+//! `crossaz-loadtest`: write a generated cluster, its flow logs and their ground truth to disk,
+//! drive them through a transport (`drive`), and compare truths (`verify`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use loadtest::FlowStream;
+use loadtest::cli::{DriveArgs, SpecArgs, write_cluster_files};
 use loadtest::output::{FirehoseWriter, S3LogWriter, write_json};
-use loadtest::{ClusterSpec, FlowStream, TrafficSpec, generate_cluster, parse_format};
-
-/// Default window start: 2026-01-01T00:00:00Z. Fixed, so a run never depends on the clock.
-const DEFAULT_START: i64 = 1_767_225_600;
 /// S3 slots are flushed once records have moved this far past them (records end at most a few
 /// minutes after the conversation's minute).
 const S3_FLUSH_MARGIN_SECS: i64 = 900;
@@ -30,6 +29,9 @@ enum Command {
     /// Compare an observed truth (same JSON shape, built from crossaz's output) with the
     /// generated one; prints the diff, exits non-zero when they differ.
     Verify(VerifyArgs),
+    /// Generate records and push them through Firehose, Kinesis, a Lambda, files or S3 at a
+    /// target rate; read the destination back; write truth.json and report.json.
+    Drive(DriveArgs),
 }
 
 #[derive(clap::Args)]
@@ -57,39 +59,11 @@ struct GenerateArgs {
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
-    /// Seed of the cluster and of the traffic.
-    #[arg(long, default_value_t = loadtest::spec::DEFAULT_SEED)]
-    seed: u64,
-    /// Hours of traffic.
-    #[arg(long, default_value_t = 1)]
-    hours: i64,
-    /// Window start (epoch seconds).
-    #[arg(long, default_value_t = DEFAULT_START)]
-    start: i64,
-    /// Flow-log format: `${a} ${b} ...` or `a b ...`.
-    #[arg(long, default_value = loadtest::RECOMMENDED_FORMAT)]
-    format: String,
+    #[command(flatten)]
+    spec: SpecArgs,
     /// Output layout of the flow records.
     #[arg(long = "as", value_enum, default_value_t = Layout::Logs)]
     layout: Layout,
-    /// Conversations per minute.
-    #[arg(long, default_value_t = loadtest::spec::DEFAULT_FLOWS_PER_MINUTE)]
-    flows_per_minute: usize,
-    /// Share of conversations between zones.
-    #[arg(long, default_value_t = loadtest::spec::DEFAULT_CROSS_AZ_SHARE)]
-    cross_az_share: f64,
-    /// Flow-log aggregation interval (60 or 600).
-    #[arg(long, default_value_t = loadtest::spec::DEFAULT_AGGREGATION_SECS)]
-    aggregation_secs: i64,
-    /// Worker nodes.
-    #[arg(long)]
-    nodes: Option<usize>,
-    /// Availability Zones.
-    #[arg(long)]
-    zones: Option<usize>,
-    /// Deployments.
-    #[arg(long)]
-    deployments: Option<usize>,
     /// Also write `pods/pods-<epoch>.json` every this many seconds (an extractor's view).
     #[arg(long)]
     pod_lists_every: Option<i64>,
@@ -99,6 +73,7 @@ fn main() -> Result<std::process::ExitCode> {
     match Cli::parse().command {
         Command::Generate(args) => generate(&args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Verify(args) => verify(&args),
+        Command::Drive(args) => loadtest::cli::run_drive(&args),
     }
 }
 
@@ -119,31 +94,13 @@ fn verify(args: &VerifyArgs) -> Result<std::process::ExitCode> {
 }
 
 fn generate(args: &GenerateArgs) -> Result<()> {
-    let defaults = ClusterSpec::default();
-    let cluster_spec = ClusterSpec {
-        seed: args.seed,
-        nodes: args.nodes.unwrap_or(defaults.nodes),
-        zones: args.zones.unwrap_or(defaults.zones),
-        deployments: args.deployments.unwrap_or(defaults.deployments),
-        ..defaults
-    };
-    let duration = args.hours * 3600;
-    let end = args.start + duration;
-    let cluster = generate_cluster(&cluster_spec, args.start, end).context("cluster spec")?;
-    let traffic = TrafficSpec {
-        seed: args.seed,
-        flows_per_minute: args.flows_per_minute,
-        cross_az_share: args.cross_az_share,
-        aggregation_secs: args.aggregation_secs,
-        format: parse_format(&args.format),
-        ..TrafficSpec::new(args.start, duration)
-    };
+    let cluster = args.spec.cluster()?;
+    let traffic = args.spec.traffic();
+    let (start, end) = (args.spec.start, args.spec.end());
     let out = &args.out;
-    write_json(&out.join("nodes.json"), &cluster.nodes_json())?;
-    write_json(&out.join("pods-start.json"), &cluster.pods_json(args.start))?;
-    write_json(&out.join("pods-end.json"), &cluster.pods_json(end))?;
+    write_cluster_files(out, &cluster, &args.spec)?;
     if let Some(every) = args.pod_lists_every.filter(|e| *e > 0) {
-        let mut t = args.start;
+        let mut t = start;
         while t <= end {
             write_json(
                 &out.join(format!("pods/pods-{t}.json")),
@@ -153,9 +110,7 @@ fn generate(args: &GenerateArgs) -> Result<()> {
         }
     }
     let mut stream = FlowStream::new(&cluster, &traffic).context("traffic spec")?;
-    std::fs::write(out.join("format.txt"), stream.format().log_format() + "\n")
-        .with_context(|| format!("cannot write {}", out.join("format.txt").display()))?;
-    let records = write_flows(&mut stream, out, args.layout, args.seed)?;
+    let records = write_flows(&mut stream, out, args.layout, args.spec.seed)?;
     let truth = stream.truth();
     write_json(&out.join("truth.json"), &truth)?;
     let kept = truth.cross_az_total();

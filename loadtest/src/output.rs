@@ -31,7 +31,7 @@ pub const FIREHOSE_EVENT_BYTES: usize = 1_000_000;
 pub const DELIVERY_STREAM_ARN: &str =
     "arn:aws:firehose:us-east-1:123456789012:deliverystream/crossaz-flows";
 /// Flow logs reach Firehose minutes after the window closes; arrival = record end + this.
-const DELIVERY_DELAY_MS: i64 = 240_000;
+pub const DELIVERY_DELAY_MS: i64 = 240_000;
 
 /// A file could not be written.
 #[derive(Debug, Error)]
@@ -109,7 +109,7 @@ impl S3LogWriter {
 
     /// Add a line whose record ends at `end`.
     pub fn push(&mut self, end: i64, line: String) {
-        let slot = end - end.rem_euclid(S3_FILE_SLOT_SECS);
+        let slot = slot_of(end);
         self.slots.entry(slot).or_default().push(line);
     }
 
@@ -133,29 +133,42 @@ impl S3LogWriter {
     }
 
     fn write_slot(&mut self, slot: i64, lines: &[String]) -> Result<(), OutputError> {
-        let hash = format!(
-            "{:08x}",
-            Rng::derive(self.seed, slot as u64).next_u64() >> 32
-        );
-        let path = self.root.join(s3_key(slot, &hash));
+        let path = self.root.join(slot_file_key(self.seed, slot));
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(io_error(parent))?;
         }
         let file = fs::File::create(&path).map_err(io_error(&path))?;
-        let mut gz = GzEncoder::new(BufWriter::new(file), Compression::fast());
-        let write = || -> io::Result<()> {
-            gz.write_all(self.header.as_bytes())?;
-            gz.write_all(b"\n")?;
-            for line in lines {
-                gz.write_all(line.as_bytes())?;
-                gz.write_all(b"\n")?;
-            }
-            gz.finish()?.flush()
-        };
-        write().map_err(io_error(&path))?;
+        let mut out = BufWriter::new(file);
+        write_log_file(&mut out, &self.header, lines)
+            .and_then(|()| out.flush())
+            .map_err(io_error(&path))?;
         self.written.push(path);
         Ok(())
     }
+}
+
+/// The key (relative to the bucket prefix) of the file of the 5-minute slot starting at `slot`,
+/// its name's hash derived from `seed`: what [`S3LogWriter`] writes.
+pub fn slot_file_key(seed: u64, slot: i64) -> String {
+    let hash = format!("{:08x}", Rng::derive(seed, slot as u64).next_u64() >> 32);
+    s3_key(slot, &hash)
+}
+
+/// The 5-minute slot (start, epoch seconds) of a record ending at `end`.
+pub fn slot_of(end: i64) -> i64 {
+    end - end.rem_euclid(S3_FILE_SLOT_SECS)
+}
+
+/// A flow-log delivery file: gzip of the header line then one line per record.
+pub fn write_log_file<W: Write>(out: W, header: &str, lines: &[String]) -> io::Result<()> {
+    let mut gz = GzEncoder::new(out, Compression::fast());
+    gz.write_all(header.as_bytes())?;
+    gz.write_all(b"\n")?;
+    for line in lines {
+        gz.write_all(line.as_bytes())?;
+        gz.write_all(b"\n")?;
+    }
+    gz.finish()?.flush()
 }
 
 /// Writes Firehose transform events (`KinesisFirehoseEvent` JSON) of about 1 MB of data each.
