@@ -19,7 +19,9 @@ use crate::attribute::{Attributor, DEFAULT_USD_PER_GB, Decision, Pricing};
 use crate::flowlog::FlowFormat;
 use crate::flowlog::frame::record_lines;
 use crate::local::s3::{AwsOptions, BlockingS3, S3Location, is_s3_uri};
-use crate::local::source::{self, Framing, Input, LineChunk, SourceOptions, TimeRange};
+use crate::local::source::{
+    self, Framing, Input, KinesisOptions, KinesisStart, LineChunk, SourceOptions, TimeRange,
+};
 use crate::local::writer::{PartitionedWriter, WriteSummary, WriterConfig};
 use crate::pipeline::{RunStats, decide_line};
 
@@ -70,6 +72,10 @@ pub(super) struct RunArgs {
     /// Only S3 objects before this time.
     #[arg(long)]
     to: Option<String>,
+    /// Where `kinesis://` inputs start: `latest` (records put from now on), `trim-horizon` (the
+    /// oldest record kept) or an RFC 3339 time.
+    #[arg(long, default_value = "latest")]
+    kinesis_from: String,
     /// Where unreadable lines go (JSON lines); default `<out>/_errors/<time>.jsonl` for a local
     /// output, `./crossaz-errors-<time>.jsonl` otherwise.
     #[arg(long)]
@@ -102,6 +108,10 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         format: args.format.clone(),
         time_range,
         aws: aws.clone(),
+        kinesis: KinesisOptions {
+            start: kinesis_start(&args.kinesis_from)?,
+            ..KinesisOptions::default()
+        },
         ..SourceOptions::default()
     };
     let writer = open_writer(&args.out, &aws)?;
@@ -124,6 +134,19 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--kinesis-from`: `latest`, `trim-horizon` or an RFC 3339 time.
+fn kinesis_start(text: &str) -> anyhow::Result<KinesisStart> {
+    match text {
+        "latest" => Ok(KinesisStart::Latest),
+        "trim-horizon" => Ok(KinesisStart::TrimHorizon),
+        other => source::parse_time(other)
+            .map(KinesisStart::AtTimestamp)
+            .map_err(|e| {
+                anyhow::anyhow!("--kinesis-from: not latest, trim-horizon or a time: {e}")
+            }),
+    }
 }
 
 /// An open end of `--from/--to`: 2100-01-01T00:00:00Z.

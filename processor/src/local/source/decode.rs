@@ -17,7 +17,9 @@ pub(crate) type Emit<'a> = dyn FnMut(Result<LineChunk, SourceError>) -> bool + '
 /// How an input's bytes are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// Flow-log text lines, optionally opened by a header line of field names.
+    /// Flow-log text lines, optionally opened by a header line of field names; or, when the
+    /// first line starts with `{`, record payloads as Firehose delivers them to S3 without a
+    /// transform (`{"message":…}` objects concatenated), read as [`Framing::Record`].
     Text,
     /// Flow-log text, gzip-compressed (S3 delivery: `.log.gz`, always with a header).
     GzipText,
@@ -206,6 +208,22 @@ fn decode_text(
         }));
         return;
     };
+    if first_text.trim_start().starts_with('{') {
+        // Firehose delivering to S3 without a transform: the records' payloads concatenated
+        // (`{"message":…}{"message":…}`, possibly newline-separated), no header line.
+        let mut chunker = Chunker::new(
+            origin,
+            configured.cloned(),
+            Framing::Record,
+            chunk_lines,
+            emit,
+        );
+        if chunker.push(1, first_text.to_owned()) {
+            read_lines(origin, reader, 1, gzip, &mut chunker);
+            chunker.flush();
+        }
+        return;
+    }
     let (format, first_data) = if is_header(first_text) {
         (Some(Arc::from(normalize_format(first_text))), None)
     } else if let Some(configured) = configured {

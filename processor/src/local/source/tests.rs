@@ -122,6 +122,40 @@ fn configured_format_applies_without_header() {
 }
 
 #[test]
+fn firehose_s3_deliveries_are_read_as_record_payloads() {
+    // What Firehose writes to S3 without a transform: the records concatenated, no newline.
+    let concatenated = format!("{{\"message\":\"{LINE_A}\"}}{{\"message\":\"{LINE_B}\"}}");
+    let items = run(
+        Layout::Text,
+        concatenated.clone().into_bytes(),
+        Some(HEADER),
+        100,
+    );
+    let (lines, errors) = flatten(&items);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(lines, [(1, concatenated)]);
+    let chunk = items[0].as_ref().unwrap();
+    assert_eq!(chunk.framing, Framing::Record);
+    assert_eq!(
+        chunk.format.as_deref(),
+        Some(normalize_format(HEADER).as_str())
+    );
+    let framed: Vec<String> = crate::flowlog::frame::record_lines(chunk.lines[0].text.as_bytes())
+        .unwrap()
+        .map(|l| l.unwrap().into_owned())
+        .collect();
+    assert_eq!(framed, [LINE_A, LINE_B]);
+
+    // Newline-separated records (and gzip-compressed delivery) too, numbered by line.
+    let lines_text = format!("{{\"message\":\"{LINE_A}\"}}\n{{\"message\":\"{LINE_B}\"}}\n");
+    let items = run(Layout::GzipText, gzip(&lines_text), Some(HEADER), 100);
+    let (lines, errors) = flatten(&items);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(lines.iter().map(|l| l.0).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(items[0].as_ref().unwrap().framing, Framing::Record);
+}
+
+#[test]
 fn no_header_and_no_format_is_an_error_naming_the_file() {
     let items = run(Layout::Text, format!("{LINE_A}\n").into_bytes(), None, 100);
     let (lines, errors) = flatten(&items);
