@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod drive;
 mod report;
 mod run;
 mod schema;
@@ -50,6 +51,9 @@ enum Command {
 enum LoadtestCommand {
     /// Compare a pipeline's Parquet output with the generator's truth.json; exit 1 on any difference.
     Verify(verify::VerifyArgs),
+    /// Generated flow logs through one path (in-process core, Firehose, Kinesis, Lambda, files,
+    /// S3) at a target rate; prints a progress line and a report, writes truth.json/report.json.
+    Drive(loadtest::cli::DriveArgs),
 }
 
 /// Runs the parsed command line.
@@ -61,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => report::run_query(&args),
         Command::Report(args) => report::run_report(&args),
         Command::Loadtest(LoadtestCommand::Verify(args)) => verify::run(&args),
+        Command::Loadtest(LoadtestCommand::Drive(args)) => drive::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Schema(args) => schema::run(&args),
     }
