@@ -19,7 +19,7 @@ use pod_cache::index::PodIndex;
 use crate::attribute::{Attributor, Decision, DropReason, Pricing};
 use crate::flowlog::FlowFormat;
 use crate::local::s3::AwsOptions;
-use crate::local::synthetic::observed_snapshot;
+use crate::local::synthetic::observed_snapshots;
 use crate::pipeline::{RunStats, decide_line};
 use crate::row::Row;
 
@@ -27,6 +27,23 @@ use super::verify::cross_az_only;
 
 /// Lines processed between two latency samples and progress checks.
 const BATCH_LINES: u64 = 1000;
+/// Records are attributed with the snapshot taken shortly after their half hour.
+const BLOCK_SECS: i64 = 1800;
+/// How long after its block a block's snapshot is taken (pods observed once a minute).
+const BLOCK_SLACK_SECS: i64 = 120;
+
+/// Starts of the blocks covering `start..end` (aligned to the block length).
+fn snapshot_blocks(start: i64, end: i64) -> Vec<i64> {
+    let mut blocks = Vec::new();
+    let mut b = start - start.rem_euclid(BLOCK_SECS);
+    loop {
+        blocks.push(b);
+        b += BLOCK_SECS;
+        if b >= end {
+            return blocks;
+        }
+    }
+}
 
 pub(super) fn run(args: &DriveArgs) -> anyhow::Result<ExitCode> {
     if args.driver != DriverKind::InProcess {
@@ -69,13 +86,24 @@ fn in_process(args: &DriveArgs) -> anyhow::Result<(DriveRun, bool)> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     write_cluster_files(&args.out, &cluster, spec)?;
-    let snapshot = observed_snapshot(&cluster, "loadtest", spec.start, spec.end())?
-        .context("the window is empty")?;
+    // The extractor's view shortly after each block of the window: a record is attributed with
+    // the snapshot of its start's block, as the transform attributes it minutes after it happened
+    // (one snapshot cannot cover hours: pods that vanished leave it after the retention window).
+    let blocks = snapshot_blocks(spec.start, spec.end());
+    let marks: Vec<i64> = blocks
+        .iter()
+        .map(|b| b + BLOCK_SECS + BLOCK_SLACK_SECS)
+        .collect();
+    let snapshots = observed_snapshots(&cluster, "loadtest", spec.start, spec.end(), &marks)?;
     let snapshot_path = args.out.join("snapshot.json.zst");
-    std::fs::write(&snapshot_path, codec::encode(&snapshot)?)
+    let last = snapshots.last().context("the window is empty")?;
+    std::fs::write(&snapshot_path, codec::encode(last)?)
         .with_context(|| format!("writing {}", snapshot_path.display()))?;
-    let index = PodIndex::new(snapshot);
-    let attributor = Attributor::new(&index, Pricing::default());
+    let indexes: Vec<PodIndex> = snapshots.into_iter().map(PodIndex::new).collect();
+    let attributors: Vec<Attributor<'_>> = indexes
+        .iter()
+        .map(|index| Attributor::new(index, Pricing::default()))
+        .collect();
     let traffic = spec.traffic();
     let mut stream = FlowStream::new(&cluster, &traffic)?;
     let format = FlowFormat::parse(&stream.format().log_format())?;
@@ -101,20 +129,28 @@ fn in_process(args: &DriveArgs) -> anyhow::Result<(DriveRun, bool)> {
     let mut core_time = Duration::ZERO;
     let mut generated: u64 = 0;
     let mut line = String::with_capacity(512);
-    let mut lines: Vec<String> = Vec::with_capacity(BATCH_LINES as usize);
+    let mut lines: Vec<(usize, String)> = Vec::with_capacity(BATCH_LINES as usize);
     'outer: loop {
         lines.clear();
         while (lines.len() as u64) < BATCH_LINES {
             let out_of_time = options.duration.is_some_and(|d| started.elapsed() >= d);
             let out_of_records = options.max_records.is_some_and(|m| generated >= m);
-            if out_of_time || out_of_records || stream.next_into(&mut line).is_none() {
+            let record = if out_of_time || out_of_records {
+                None
+            } else {
+                stream.next_into(&mut line)
+            };
+            let Some(record) = record else {
                 if lines.is_empty() {
                     break 'outer;
                 }
                 break;
-            }
+            };
             generated += 1;
-            lines.push(line.clone());
+            let block = usize::try_from((record.start - blocks[0]).div_euclid(BLOCK_SECS))
+                .unwrap_or(0)
+                .min(attributors.len() - 1);
+            lines.push((block, line.clone()));
         }
         if let Some(rate) = options.rate {
             let due = Duration::from_secs_f64((generated - lines.len() as u64) as f64 / rate);
@@ -124,9 +160,9 @@ fn in_process(args: &DriveArgs) -> anyhow::Result<(DriveRun, bool)> {
         }
         let batch_started = Instant::now();
         let mut bytes = 0;
-        for text in &lines {
+        for (block, text) in &lines {
             bytes += text.len() as u64;
-            let (_, decision) = decide_line(&format, &attributor, text);
+            let (_, decision) = decide_line(&format, &attributors[*block], text);
             run_stats.count(&decision);
             if let Ok(Decision::Keep { row, dt }) = decision {
                 let counts = observed

@@ -34,3 +34,37 @@ pub fn observed_snapshot(
     }
     Ok(snapshot)
 }
+
+/// The snapshots the extractor would hold at each of `marks` (ascending, within
+/// `start..=end`), observing `cluster` every minute from `start`: one pass for all of them.
+/// Marks outside the window are clamped to it.
+pub fn observed_snapshots(
+    cluster: &Cluster,
+    name: &str,
+    start: i64,
+    end: i64,
+    marks: &[i64],
+) -> Result<Vec<Snapshot>, BuildError> {
+    let to_json = |v: serde_json::Value| v.to_string().into_bytes();
+    let (nodes, _) = nodes_from_json(&to_json(cluster.nodes_json()))?;
+    let opts = BuildOptions {
+        cluster: name.to_owned(),
+        ..BuildOptions::default()
+    };
+    let mut out = Vec::with_capacity(marks.len());
+    let mut snapshot: Option<Snapshot> = None;
+    let mut t = start;
+    for &mark in marks {
+        let mark = mark.clamp(start, end.max(start));
+        while snapshot.is_none() || t <= mark {
+            let (pods, _) = pods_from_json(&to_json(cluster.pods_json(t)))?;
+            let (current, _) = build_snapshot(&opts, t, &pods, &nodes);
+            snapshot = Some(merge(snapshot.as_ref(), current, DEFAULT_RETENTION_SECS));
+            t += OBSERVE_EVERY_SECS;
+        }
+        if let Some(s) = &snapshot {
+            out.push(s.clone());
+        }
+    }
+    Ok(out)
+}
