@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::ValueEnum;
 
 use crate::drivers::{
-    self, AwsTarget, DriveOptions, DriveRun, Transport, arrival, files::FileSink,
+    self, Arrival, AwsTarget, DriveOptions, DriveRun, Transport, arrival, files::FileSink,
     firehose::FirehoseSink, kinesis::KinesisSink, lambda::LambdaSink,
 };
 use crate::output::write_json;
@@ -284,38 +284,52 @@ pub async fn drive_transport(args: &DriveArgs) -> Result<DriveRun> {
         drivers::drive(&cluster, &args.spec.traffic(), transport, &args.options()?).await?;
     let timeout = Duration::try_from_secs_f64(args.arrival_timeout).unwrap_or(Duration::ZERO);
     let sent = run.report.sent;
-    let arrived = match args.driver {
-        DriverKind::Kinesis => {
-            let stream = args.need(args.stream.as_ref(), "--stream")?;
-            Some(
-                arrival::wait_for(sent, timeout, || {
-                    arrival::kinesis_records(&aws, stream, Some(since))
-                })
-                .await?,
-            )
-        }
-        DriverKind::Files => {
-            let root = PathBuf::from(args.need(args.dest.as_ref(), "--dest")?);
-            Some(arrival::folder_records(&root)?)
-        }
-        DriverKind::S3 => {
-            let (bucket, prefix) = split_s3(args.need(args.dest.as_ref(), "--dest")?)?;
-            Some(arrival::s3_records(&aws, &bucket, &prefix).await?)
-        }
-        DriverKind::Firehose => match &args.check_arrival {
-            Some(uri) => {
-                let (bucket, prefix) = split_s3(uri)?;
+    let arrived: Result<Option<Arrival>> = async {
+        Ok(match args.driver {
+            DriverKind::Kinesis => {
+                let stream = args.need(args.stream.as_ref(), "--stream")?;
                 Some(
                     arrival::wait_for(sent, timeout, || {
-                        arrival::s3_records(&aws, &bucket, &prefix)
+                        arrival::kinesis_records(&aws, stream, Some(since))
                     })
                     .await?,
                 )
             }
-            None => None,
-        },
-        DriverKind::Lambda | DriverKind::InProcess => None,
-    };
-    run.report.arrived = arrived;
+            DriverKind::Files => {
+                let root = PathBuf::from(args.need(args.dest.as_ref(), "--dest")?);
+                Some(arrival::folder_records(&root)?)
+            }
+            DriverKind::S3 => {
+                let (bucket, prefix) = split_s3(args.need(args.dest.as_ref(), "--dest")?)?;
+                Some(arrival::s3_records(&aws, &bucket, &prefix).await?)
+            }
+            DriverKind::Firehose => match &args.check_arrival {
+                Some(uri) => {
+                    let (bucket, prefix) = split_s3(uri)?;
+                    Some(
+                        arrival::wait_for(sent, timeout, || {
+                            arrival::s3_records(&aws, &bucket, &prefix)
+                        })
+                        .await?,
+                    )
+                }
+                None => None,
+            },
+            DriverKind::Lambda | DriverKind::InProcess => None,
+        })
+    }
+    .await;
+    match arrived {
+        Ok(arrived) => run.report.arrived = arrived,
+        // What was sent is still reported; the failed check makes the run incomplete.
+        Err(e) => {
+            run.report
+                .errors
+                .insert(drivers::ARRIVAL_CHECK.to_owned(), 1);
+            run.report
+                .error_samples
+                .push(format!("reading the destination back: {e:#}"));
+        }
+    }
     Ok(run)
 }

@@ -513,3 +513,122 @@ fn in_process_drive_reports_and_matches_the_truth() {
     let (code, stdout) = verify(&out.join("truth.json"), &data);
     assert_eq!(code, Some(0), "{stdout}");
 }
+
+/// `crossaz loadtest drive` with moto's endpoint: exit code and report.json.
+fn drive_cli(moto: &Moto, args: &[&str], out: &Path) -> (Option<i32>, String, serde_json::Value) {
+    let mut all = vec![
+        "loadtest",
+        "drive",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let output = crossaz(&all, Some(&moto.endpoint));
+    let log = text(&output);
+    let report = std::fs::read(out.join("report.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or_else(|e| panic!("no report.json ({e}):\n{log}"));
+    (output.status.code(), log, report)
+}
+
+#[test]
+fn cli_drives_report_arrival_and_give_up_on_a_missing_stream() {
+    let moto = Moto::start();
+    let rt = runtime();
+    let aws = AwsTarget::local(&moto.endpoint);
+    let dir = scratch("cli");
+    rt.block_on(async {
+        aws.s3_client()
+            .await
+            .create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_firehose::Client::new(&aws.sdk_config().await)
+            .create_delivery_stream()
+            .delivery_stream_name("cli")
+            .extended_s3_destination_configuration(
+                aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                    .bucket_arn(format!("arn:aws:s3:::{BUCKET}"))
+                    .role_arn("arn:aws:iam::123456789012:role/firehose")
+                    .prefix("cli/")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+
+    // Bounded by a record count, paced by a rate: exactly that many sent and arrived.
+    let out = dir.join("firehose");
+    let (code, log, report) = drive_cli(
+        &moto,
+        &[
+            "--driver",
+            "firehose",
+            "--stream",
+            "cli",
+            "--check-arrival",
+            "s3://flow-delivery/cli",
+            "--records",
+            "2600",
+            "--rate",
+            "5000",
+        ],
+        &out,
+    );
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(report["generated"], 2600, "{report}");
+    assert_eq!(report["sent"], 2600, "{report}");
+    assert_eq!(report["arrived"]["records"], 2600, "{report}");
+    assert_eq!(report["calls"], 6, "{report}");
+    // 2600 records at 5000/s: the last batch may not start before ~0.4 s.
+    assert!(report["seconds"].as_f64().unwrap() >= 0.4, "{report}");
+    assert!(log.contains("(all arrived)"), "{log}");
+    let truth: Truth =
+        serde_json::from_slice(&std::fs::read(out.join("truth.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["expected_cross_az"]["records"].as_u64(),
+        Some(truth.cross_az_total().records)
+    );
+    for file in [
+        "nodes.json",
+        "pods-start.json",
+        "pods-end.json",
+        "format.txt",
+    ] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+
+    // A stream that does not exist: every call fails whole, is retried, then given up; the
+    // report says so and the exit code is non-zero.
+    let (code, log, report) = drive_cli(
+        &moto,
+        &[
+            "--driver",
+            "kinesis",
+            "--stream",
+            "nope",
+            "--records",
+            "1200",
+            "--retries",
+            "2",
+            "--arrival-timeout",
+            "0",
+        ],
+        &dir.join("missing"),
+    );
+    assert_eq!(code, Some(1), "{log}");
+    assert_eq!(report["sent"], 0, "{report}");
+    assert_eq!(report["failed"], 1200, "{report}");
+    // Three batches (500, 500, 200), each tried three times.
+    assert_eq!(report["call_errors"], 9, "{report}");
+    assert_eq!(report["errors"]["ResourceNotFoundException"], 9, "{report}");
+    assert_eq!(report["errors"]["GaveUp"], 1200, "{report}");
+    assert!(log.contains("gave up on"), "{log}");
+    assert_eq!(report["errors"]["ArrivalCheck"], 1, "{report}");
+    assert!(log.contains("reading the destination back"), "{log}");
+}

@@ -148,6 +148,9 @@ pub struct DriveOptions {
     pub progress: Option<Duration>,
 }
 
+/// Error code of a report whose destination could not be read back.
+pub const ARRIVAL_CHECK: &str = "ArrivalCheck";
+
 /// Longest wait between retries.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -272,6 +275,10 @@ pub enum Transport {
     Lambda(lambda::LambdaSink),
     /// Files in the S3 delivery layout, into a folder or an S3 prefix.
     Files(files::FileSink),
+    /// A transport failing on a script (unit tests of the retry logic; no stand-in produces
+    /// partial failures).
+    #[cfg(test)]
+    Scripted(tests::Scripted),
 }
 
 impl Transport {
@@ -282,6 +289,8 @@ impl Transport {
             Transport::Kinesis(_) => "kinesis",
             Transport::Lambda(_) => "lambda",
             Transport::Files(f) => f.name(),
+            #[cfg(test)]
+            Transport::Scripted(_) => "scripted",
         }
     }
 
@@ -292,6 +301,8 @@ impl Transport {
             Transport::Kinesis(s) => s.stream.clone(),
             Transport::Lambda(s) => s.function.clone(),
             Transport::Files(s) => s.target(),
+            #[cfg(test)]
+            Transport::Scripted(_) => String::new(),
         }
     }
 
@@ -301,6 +312,8 @@ impl Transport {
             Transport::Kinesis(_) => kinesis::LIMITS,
             Transport::Lambda(_) => lambda::LIMITS,
             Transport::Files(_) => files::LIMITS,
+            #[cfg(test)]
+            Transport::Scripted(_) => kinesis::LIMITS,
         }
     }
 
@@ -310,6 +323,8 @@ impl Transport {
             Transport::Kinesis(s) => s.send(entries).await,
             Transport::Lambda(s) => s.send(entries).await,
             Transport::Files(s) => s.send(entries).await,
+            #[cfg(test)]
+            Transport::Scripted(s) => s.send(entries),
         }
     }
 }
@@ -625,7 +640,133 @@ async fn dispatch(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
     use super::*;
+
+    /// Fails every entry whose id is a multiple of `every` for its first `entry_failures`
+    /// attempts, and fails the first `call_failures` calls whole; records what was accepted.
+    #[derive(Debug, Default)]
+    pub struct Scripted {
+        every: u64,
+        entry_failures: u32,
+        call_failures: u32,
+        calls: Mutex<u32>,
+        attempts: Mutex<HashMap<u64, u32>>,
+        accepted: Arc<Mutex<Vec<u64>>>,
+    }
+
+    impl Scripted {
+        pub(super) fn send(&self, entries: &[Entry]) -> Result<CallOutcome, CallError> {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            if *calls <= self.call_failures {
+                return Err(CallError {
+                    code: "ServiceUnavailable".into(),
+                    message: "scripted".into(),
+                });
+            }
+            let mut attempts = self.attempts.lock().unwrap();
+            let mut outcome = CallOutcome::default();
+            for (i, e) in entries.iter().enumerate() {
+                let n = attempts.entry(e.id).or_default();
+                *n += 1;
+                if e.id % self.every == 0 && *n <= self.entry_failures {
+                    outcome.failed.push((
+                        i,
+                        "ProvisionedThroughputExceededException".into(),
+                        "Rate exceeded for shard".into(),
+                    ));
+                } else {
+                    self.accepted.lock().unwrap().push(e.id);
+                }
+            }
+            Ok(outcome)
+        }
+    }
+
+    /// Drives `max_records` through `script`; returns the report and the ids accepted, in order.
+    fn scripted_drive(script: Scripted, max_records: u64, max_retries: u32) -> (Report, Vec<u64>) {
+        let start = 1_767_225_600;
+        let cluster =
+            crate::generate_cluster(&crate::ClusterSpec::default(), start, start + 3600).unwrap();
+        let traffic = TrafficSpec {
+            flows_per_minute: 40,
+            ..TrafficSpec::new(start, 3600)
+        };
+        let options = DriveOptions {
+            max_records: Some(max_records),
+            max_retries,
+            backoff: Duration::from_millis(1),
+            progress: None,
+            ..DriveOptions::default()
+        };
+        let accepted = script.accepted.clone();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let run = runtime
+            .block_on(drive(
+                &cluster,
+                &traffic,
+                Transport::Scripted(script),
+                &options,
+            ))
+            .unwrap();
+        let mut ids = accepted.lock().unwrap().clone();
+        ids.sort_unstable();
+        (run.report, ids)
+    }
+
+    #[test]
+    fn only_failed_entries_are_retried_until_accepted() {
+        let script = Scripted {
+            every: 7,
+            entry_failures: 2,
+            call_failures: 1,
+            ..Scripted::default()
+        };
+        let (report, accepted) = scripted_drive(script, 1200, 5);
+        // Every entry accepted exactly once.
+        assert_eq!(accepted, (0..1200).collect::<Vec<u64>>());
+        assert_eq!(
+            (report.generated, report.sent, report.failed),
+            (1200, 1200, 0)
+        );
+        let failing = (0..1200u64).filter(|id| id % 7 == 0).count() as u64;
+        // One whole call of 500 failed once; each seventh entry failed twice more.
+        assert_eq!(report.call_errors, 1);
+        assert_eq!(report.errors["ServiceUnavailable"], 1);
+        assert_eq!(
+            report.errors["ProvisionedThroughputExceededException"],
+            2 * failing
+        );
+        assert_eq!(report.retried, 500 + 2 * failing);
+        // 3 batches, +1 for the failed call, +2 retry rounds per batch.
+        assert_eq!(report.calls, 3 + 1 + 2 * 3);
+        assert!(report.complete(), "{report}");
+    }
+
+    #[test]
+    fn entries_failing_past_the_retries_are_given_up_and_reported() {
+        let script = Scripted {
+            every: 100,
+            entry_failures: u32::MAX,
+            ..Scripted::default()
+        };
+        let (report, accepted) = scripted_drive(script, 1000, 2);
+        assert_eq!(accepted.len(), 990);
+        assert!(accepted.iter().all(|id| id % 100 != 0));
+        assert_eq!((report.sent, report.failed), (990, 10));
+        assert_eq!(report.errors["GaveUp"], 10);
+        assert_eq!(report.errors["ProvisionedThroughputExceededException"], 30);
+        assert!(!report.complete());
+        let text = report.to_string();
+        assert!(text.contains("failed 10"), "{text}");
+        assert!(
+            text.contains("gave up on 5 entries (5 lines) from entry 0 after 3 attempts"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn messages_are_framed_like_flow_logs() {

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::truth::Counts;
 
-/// First failure messages kept for the report (the rest are only counted by code).
-const KEPT_FAILURE_MESSAGES: usize = 10;
+/// First failure messages kept per error code for the report (the rest are only counted).
+const KEPT_MESSAGES_PER_CODE: usize = 3;
 
 /// Counters and latencies of a running drive, updated by every sending task.
 #[derive(Debug, Default)]
@@ -34,7 +34,7 @@ pub struct LiveStats {
     latencies_micros: Mutex<Vec<u64>>,
     errors: Mutex<BTreeMap<String, u64>>,
     results: Mutex<BTreeMap<String, u64>>,
-    messages: Mutex<Vec<String>>,
+    messages: Mutex<Vec<(String, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -48,12 +48,12 @@ impl LiveStats {
         lock(&self.latencies_micros).push(took.as_micros().min(u128::from(u64::MAX)) as u64);
     }
 
-    /// `n` occurrences of the error `code`; keeps the first few `message`s for the report.
+    /// `n` occurrences of the error `code`; keeps the first few `message`s of each code.
     pub fn error(&self, code: &str, n: u64, message: impl FnOnce() -> String) {
         *lock(&self.errors).entry(code.to_owned()).or_default() += n;
         let mut messages = lock(&self.messages);
-        if messages.len() < KEPT_FAILURE_MESSAGES {
-            messages.push(message());
+        if messages.iter().filter(|(c, _)| c == code).count() < KEPT_MESSAGES_PER_CODE {
+            messages.push((code.to_owned(), message()));
         }
     }
 
@@ -103,7 +103,10 @@ impl LiveStats {
             mib_per_sec: per_sec(bytes) / (1024.0 * 1024.0),
             latency_ms: self.percentiles(),
             errors: lock(&self.errors).clone(),
-            error_samples: lock(&self.messages).clone(),
+            error_samples: lock(&self.messages)
+                .iter()
+                .map(|(_, m)| m.clone())
+                .collect(),
             results: lock(&self.results).clone(),
             arrived: None,
             expected_cross_az: None,
@@ -189,7 +192,7 @@ pub struct Report {
     pub latency_ms: Latency,
     /// Errors by code (per-entry codes and whole-call failures), every occurrence.
     pub errors: BTreeMap<String, u64>,
-    /// The first failure messages, naming the batch/record and the reason.
+    /// The first failure messages of each error code, naming the batch/record and the reason.
     pub error_samples: Vec<String>,
     /// Transport-specific results per record (Lambda: `Ok`, `Dropped`, `ProcessingFailed`,
     /// and `rows` in the `Ok` data).
@@ -201,10 +204,12 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether everything generated was sent and, when checked, arrived.
+    /// Whether everything generated was sent and, when checked, arrived (a failed check is not
+    /// complete).
     pub fn complete(&self) -> bool {
         self.failed == 0
             && self.sent == self.generated
+            && !self.errors.contains_key(super::ARRIVAL_CHECK)
             && self.arrived.as_ref().is_none_or(|a| a.records == self.sent)
     }
 }
