@@ -2,10 +2,13 @@
 //! `PutRecordBatch` into a DirectPut stream with an S3 destination, Kinesis `PutRecords`,
 //! delivery files into S3 and a folder) on a moto server, read back by `crossaz run`, written as
 //! Parquet and checked by `crossaz loadtest verify` against the generator's truth; and the
-//! verifier catching an injected double count and an injected misattribution.
+//! verifier catching an injected double count and an injected misattribution; and Firehose
+//! transform events invoked on the real `crossaz-transform` through a Lambda emulator.
 #![cfg(feature = "cli")]
 
 mod local_support;
+#[path = "loadtest_support/runtime_api.rs"]
+mod runtime_api;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,6 +20,7 @@ use crossaz::local::synthetic::observed_snapshot;
 use loadtest::drivers::files::FileSink;
 use loadtest::drivers::firehose::FirehoseSink;
 use loadtest::drivers::kinesis::KinesisSink;
+use loadtest::drivers::lambda::LambdaSink;
 use loadtest::drivers::{AwsTarget, DriveOptions, DriveRun, Transport, arrival, drive};
 use loadtest::{Cluster, ClusterSpec, TrafficSpec, Truth, generate_cluster};
 use local_support::{Moto, runtime};
@@ -631,4 +635,83 @@ fn cli_drives_report_arrival_and_give_up_on_a_missing_stream() {
     assert!(log.contains("gave up on"), "{log}");
     assert_eq!(report["errors"]["ArrivalCheck"], 1, "{report}");
     assert!(log.contains("reading the destination back"), "{log}");
+}
+
+/// Kills the child on drop.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn lambda_drive_invokes_the_transform_and_checks_every_record() {
+    let moto = Moto::start();
+    let rt = runtime();
+    let aws = AwsTarget::local(&moto.endpoint);
+    let dir = scratch("lambda");
+    let cluster = cluster();
+    let snapshot = observed_snapshot(&cluster, "e2e", START, START + HOURS * 3600)
+        .unwrap()
+        .unwrap();
+    rt.block_on(async {
+        let s3 = aws.s3_client().await;
+        s3.create_bucket().bucket("snapshots").send().await.unwrap();
+        s3.put_object()
+            .bucket("snapshots")
+            .key("snapshots/e2e/latest")
+            .body(pod_cache::codec::encode(&snapshot).unwrap().into())
+            .send()
+            .await
+            .unwrap();
+    });
+
+    // The real transform binary polling the emulator's Runtime API, its snapshot in moto's S3.
+    let api = runtime_api::RuntimeApi::start();
+    let log = dir.join("transform.log");
+    let transform = Killed(
+        Command::new(env!("CARGO_BIN_EXE_crossaz-transform"))
+            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "crossaz-transform")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("CROSSAZ_SNAPSHOT_BUCKET", "snapshots")
+            .env("CROSSAZ_SNAPSHOT_KEY", "snapshots/e2e/latest")
+            .env("CROSSAZ_S3_FORCE_PATH_STYLE", "true")
+            .env("CROSSAZ_FLOW_FORMAT", format())
+            // The one snapshot is taken at the end of the hour it attributes.
+            .env("CROSSAZ_MAX_RECORD_AGE_SECS", "7200")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+
+    let transport = Transport::Lambda(rt.block_on(LambdaSink::new(
+        &AwsTarget::local(&api.endpoint()),
+        "crossaz-transform",
+    )));
+    let run = rt
+        .block_on(drive(&cluster, &traffic(), transport, &options()))
+        .unwrap();
+    drop(transform);
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(api.init_error(), None, "{log}");
+    assert_all_sent(&run, "lambda");
+    let r = &run.report;
+    let kept = run.truth.cross_az_total().records;
+    // Events of about 1 MB: several calls, each answered for every recordId.
+    assert!(r.calls >= 2, "{r}");
+    assert_eq!(r.results["Ok"], kept, "{r}\n{log}");
+    assert_eq!(r.results["rows"], kept, "{r}");
+    assert_eq!(r.results["Dropped"], r.generated - kept, "{r}");
+    assert_eq!(r.results.get("ProcessingFailed"), None, "{r}");
 }
