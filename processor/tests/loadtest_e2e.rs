@@ -151,6 +151,7 @@ fn write_truth(truth: &Truth, dir: &Path) -> PathBuf {
 /// Everything generated was sent, nothing failed or was retried, and the run is not trivial.
 fn assert_all_sent(run: &DriveRun, driver: &str) {
     let r = &run.report;
+    eprint!("{r}");
     assert_eq!(r.driver, driver);
     assert!(r.generated > 1000, "{r}");
     assert_eq!(r.sent, r.generated, "{r}");
