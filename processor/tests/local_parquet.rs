@@ -5,7 +5,10 @@
 mod local_support;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
+
+use parquet::file::reader::FileReader as _;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
@@ -108,12 +111,11 @@ fn one_partition_rolls_over_into_several_files_with_several_row_groups() {
     );
     let file = std::fs::File::open(&summary.files[0].location).unwrap();
     let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
-    use parquet::file::reader::FileReader as _;
     let groups: Vec<i64> = reader
         .metadata()
         .row_groups()
         .iter()
-        .map(|g| g.num_rows())
+        .map(parquet::file::metadata::RowGroupMetaData::num_rows)
         .collect();
     assert_eq!(groups, [40, 40, 20]);
     check_with_python(temp.path(), &expectations(&rows, "ZSTD"));
@@ -236,7 +238,7 @@ fn results_render_as_table_csv_and_json() {
     let mut csv = String::from("dt,flows,bytes\n");
     let mut json = Vec::new();
     for (dt, n) in &per_dt {
-        csv.push_str(&format!("{dt},{n},{}\n", bytes[dt]));
+        writeln!(csv, "{dt},{n},{}", bytes[dt]).unwrap();
         json.push(serde_json::json!({"dt": dt, "flows": n, "bytes": bytes[dt]}));
     }
     assert_eq!(query::render(&output, OutputFormat::Csv).unwrap(), csv);

@@ -103,6 +103,7 @@ impl QueryOutput {
 
 /// A session with [`TABLE_NAME`] registered over `data` (a folder or `s3://bucket/prefix`); more
 /// tables or views may be registered on it by the caller.
+#[allow(clippy::unused_async)] // async like the rest of the session API its callers chain
 pub async fn session(data: &str, aws: &AwsOptions) -> Result<SessionContext, QueryError> {
     let ctx = SessionContext::new();
     let url = if is_s3_uri(data) {
