@@ -109,8 +109,14 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .errors
         .clone()
         .unwrap_or_else(|| default_errors_path(&args.out));
+    let bar = super::progress::bar(None, "lines");
+    let chunks = source::open(&inputs, &options).inspect(|chunk| {
+        if let Ok(chunk) = chunk {
+            bar.inc(chunk.lines.len() as u64);
+        }
+    });
     let outcome = process(
-        source::open(&inputs, &options),
+        chunks,
         &index,
         Pricing {
             usd_per_gb: args.usd_per_gb,
@@ -118,6 +124,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         writer,
         &errors_path,
     )?;
+    bar.finish_and_clear();
     eprint!("{}", outcome.render());
     Ok(if outcome.source_errors > 0 || outcome.stats.failed > 0 {
         ExitCode::from(3)
