@@ -134,7 +134,7 @@ fn hbar_chart(id: &str, items: &[(String, f64, String)]) -> String {
     let max = items.iter().map(|i| i.1).fold(0.0, f64::max);
     let height = ROW * items.len() as f64 + 8.0;
     let mut svg = format!(
-        r#"<svg id="{id}" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}">"#
+        r#"<svg id="{id}" class="chart" role="img" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}">"#
     );
     for (n, (label, value, shown)) in items.iter().enumerate() {
         let y = n as f64 * ROW + 4.0;
@@ -175,7 +175,7 @@ fn hour_chart(hours: &Table) -> String {
         .map(|r| hours.number(r, "cost_usd"))
         .fold(0.0, f64::max);
     let mut svg = format!(
-        r#"<svg id="hour-chart" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}"><line class="axis" x1="{LEFT}" y1="{base}" x2="{right}" y2="{base}"/><text x="{tx}" y="24" text-anchor="end" class="label">{top}</text>"#,
+        r#"<svg id="hour-chart" class="chart" role="img" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}"><line class="axis" x1="{LEFT}" y1="{base}" x2="{right}" y2="{base}"/><text x="{tx}" y="24" text-anchor="end" class="label">{top}</text>"#,
         base = 20.0 + plot_h,
         right = WIDTH - 20.0,
         tx = LEFT - 6.0,
@@ -256,7 +256,7 @@ fn matrix_chart(pairs: &Table) -> String {
     let width = LEFT + CELL_W * zones.len() as f64 + 10.0;
     let height = TOP + CELL_H * zones.len() as f64 + 10.0;
     let mut svg = format!(
-        r#"<svg id="az-matrix" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><text x="4" y="16" class="label">source ↓ / destination →</text>"#
+        r#"<svg id="az-matrix" class="chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><text x="4" y="16" class="label">source ↓ / destination →</text>"#
     );
     for (c, zone) in zones.iter().enumerate() {
         let _ = write!(
@@ -310,7 +310,7 @@ fn kinds_chart(kinds: &Table) -> String {
         .map(|r| kinds.number(r, "bytes"))
         .sum();
     let mut svg = format!(
-        r#"<svg id="kinds-chart" class="chart" role="img" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="70" viewBox="0 0 {WIDTH} 70">"#
+        r#"<svg id="kinds-chart" class="chart" role="img" width="{WIDTH}" height="70" viewBox="0 0 {WIDTH} 70">"#
     );
     let mut x = 0.0;
     for r in 0..kinds.rows.len() {
