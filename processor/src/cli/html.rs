@@ -126,10 +126,22 @@ fn heat(fraction: f64) -> String {
     )
 }
 
+/// `text` cut to at most `max` characters by eliding its middle.
+fn shorten(text: &str, max: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= max {
+        return text.to_owned();
+    }
+    let keep = (max - 1) / 2;
+    let head: String = chars[..keep].iter().collect();
+    let tail: String = chars[chars.len() - keep..].iter().collect();
+    format!("{head}…{tail}")
+}
+
 /// A horizontal bar chart: one labelled bar per item (label, value, shown text).
 fn hbar_chart(id: &str, items: &[(String, f64, String)]) -> String {
     const WIDTH: f64 = 760.0;
-    const LABEL: f64 = 260.0;
+    const LABEL: f64 = 300.0;
     const ROW: f64 = 24.0;
     let max = items.iter().map(|i| i.1).fold(0.0, f64::max);
     let height = ROW * items.len() as f64 + 8.0;
@@ -139,15 +151,16 @@ fn hbar_chart(id: &str, items: &[(String, f64, String)]) -> String {
     for (n, (label, value, shown)) in items.iter().enumerate() {
         let y = n as f64 * ROW + 4.0;
         let w = if max > 0.0 {
-            (WIDTH - LABEL - 120.0) * value / max
+            (WIDTH - LABEL - 190.0) * value / max
         } else {
             0.0
         };
         let _ = write!(
             svg,
-            r#"<text x="{x}" y="{ty}" text-anchor="end" class="label">{l}</text><rect class="bar" x="{LABEL}" y="{y}" width="{w:.1}" height="{h}" data-label="{l}" data-value="{value}"><title>{l}: {s}</title></rect><text x="{vx:.1}" y="{ty}" class="value">{s}</text>"#,
+            r#"<text x="{x}" y="{ty}" text-anchor="end" class="label">{short}<title>{l}</title></text><rect class="bar" x="{LABEL}" y="{y}" width="{w:.1}" height="{h}" data-label="{l}" data-value="{value}"><title>{l}: {s}</title></rect><text x="{vx:.1}" y="{ty}" class="value">{s}</text>"#,
             x = LABEL - 6.0,
             ty = y + 15.0,
+            short = esc(&shorten(label, 44)),
             l = esc(label),
             h = ROW - 6.0,
             vx = LABEL + w + 6.0,
@@ -330,7 +343,7 @@ fn kinds_chart(kinds: &Table) -> String {
             hb = esc(&human_bytes(bytes)),
             pct = share * 100.0,
         );
-        if w > 90.0 {
+        if w > 150.0 {
             let _ = write!(
                 svg,
                 r#"<text x="{tx:.1}" y="58" class="label">{l} {pct:.1} %</text>"#,
@@ -547,6 +560,8 @@ mod tests {
         assert_eq!(human_bytes(1_234_567.0), "1.23 MB");
         assert_eq!(heat(0.0), "#fff7ec");
         assert_eq!(heat(1.0), "#a50f15");
+        assert_eq!(shorten("abcdefghij", 7), "abc…hij");
+        assert_eq!(shorten("abc", 7), "abc");
     }
 
     #[test]
