@@ -302,3 +302,87 @@ fn backfill_refuses_bounds_off_the_hour() {
     assert_eq!(code, 1);
     assert!(stderr.contains("not on an hour boundary"), "{stderr}");
 }
+
+#[test]
+fn backfill_from_local_folders() {
+    // The same archive and history as files: `<root>/AWSLogs/…` and `<snapshots>/prod/history/…`.
+    let temp = tempfile::tempdir().unwrap();
+    let archive = temp.path().join("archive");
+    let day = archive.join("AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01");
+    std::fs::create_dir_all(&day).unwrap();
+    let files = [
+        ("1310", line(CLIENT_IP, SERVER_IP, 100, H0 + 300, "egress")),
+        ("1400", line(CLIENT_IP, SERVER_IP, 200, H0 + 3590, "egress")),
+        ("1410", line(CLIENT_IP, SERVER_IP, 400, H1 + 300, "egress")),
+    ];
+    for (stamp, l) in files {
+        std::fs::write(
+            day.join(format!(
+                "111122223333_vpcflowlogs_us-east-1_fl-1_20240501T{stamp}Z_ab.log.gz"
+            )),
+            gzip(&format!("{FLOW_FORMAT}\n{l}\n")),
+        )
+        .unwrap();
+    }
+    let history = temp.path().join("snapshots");
+    let fixed = |seen| pod("client-1", "client", "n-a", CLIENT_IP, H0 - 7200, seen);
+    let snapshots = [
+        snapshot(
+            H0 + 600,
+            vec![
+                fixed(H0 + 600),
+                pod("api-v1-a", "api-v1", "n-b", SERVER_IP, H0 - 3600, H0 + 600),
+            ],
+        ),
+        snapshot(
+            H1 + 600,
+            vec![
+                fixed(H1 + 600),
+                pod("api-v1-a", "api-v1", "n-b", SERVER_IP, H0 - 3600, H1 - 5),
+                pod("api-v2-b", "api-v2", "n-b", SERVER_IP, H1, H1 + 600),
+            ],
+        ),
+    ];
+    for s in &snapshots {
+        let path = history.join(pod_cache::store::history_key("", "prod", s.generated_at));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, pod_cache::codec::encode(s).unwrap()).unwrap();
+    }
+    let out = temp.path().join("flows");
+    let (code, _, stderr) = crossaz(
+        None,
+        &[
+            "backfill",
+            "--input",
+            archive.to_str().unwrap(),
+            "--from",
+            "2024-05-01T13:00:00Z",
+            "--to",
+            "2024-05-01T15:00:00Z",
+            "--snapshots",
+            history.join("prod").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "2 hours done, 0 skipped (already finished), 0 failed; 3 files, 3 lines, 3 rows written"
+        ),
+        "{stderr}"
+    );
+    assert!(out.join("_backfill/dt=2024-05-01-13/_SUCCESS").is_file());
+    let rows = sql_strings(
+        out.to_str().unwrap(),
+        "SELECT dt, dst_workload, sum(bytes) FROM flows GROUP BY 1, 2 ORDER BY 1",
+        &Default::default(),
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec!["2024-05-01-13", "api-v1", "300"],
+            vec!["2024-05-01-14", "api-v2", "400"],
+        ]
+    );
+}

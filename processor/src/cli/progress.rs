@@ -6,7 +6,7 @@
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// A bar over `len` units (`what` names them), or a spinner counting them when `len` is `None`.
 pub(super) fn bar(len: Option<u64>, what: &str) -> ProgressBar {
@@ -22,11 +22,20 @@ pub(super) fn bar(len: Option<u64>, what: &str) -> ProgressBar {
         ),
         None => (
             ProgressBar::with_draw_target(None, target),
-            format!("{{spinner}} {{elapsed_precise}} {{human_pos}} {what} {{per_sec}} {{msg}}"),
+            format!("{{spinner}} {{elapsed_precise}} {{human_pos}} {what} ({{rate}}) {{msg}}"),
         ),
     };
     if let Ok(style) = ProgressStyle::with_template(&template) {
-        bar.set_style(style.progress_chars("=> "));
+        bar.set_style(
+            style
+                .with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}/s", state.per_sec());
+                    },
+                )
+                .progress_chars("=> "),
+        );
     }
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
