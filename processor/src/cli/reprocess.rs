@@ -904,6 +904,30 @@ mod tests {
     }
 
     #[test]
+    fn rows_read_back_what_the_transform_wrote() {
+        let row = Row {
+            flow_id: Some("abc".into()),
+            start_ts: Some(1_714_568_460),
+            bytes: Some(123),
+            protocol: Some(6),
+            src_namespace: Some("shop".into()),
+            dst_kind: Some("node".into()),
+            cost_usd: Some(2.5e-9),
+            ..Row::default()
+        };
+        let json = format!(
+            "{}\n{}",
+            serde_json::to_string(&row).unwrap(),
+            serde_json::to_string(&row).unwrap()
+        );
+        let back: Vec<Row<'static>> = serde_json::Deserializer::from_str(&json)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(back, vec![row.clone(), row]);
+    }
+
+    #[test]
     fn backoff_doubles_up_to_the_cap() {
         assert_eq!(backoff_delay(1), Duration::from_millis(100));
         assert_eq!(backoff_delay(2), Duration::from_millis(200));
