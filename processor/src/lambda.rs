@@ -162,10 +162,10 @@ impl Handler {
     /// A missing snapshot is a systemic failure (the batch is retried, then error-prefixed).
     async fn index(&self) -> anyhow::Result<Arc<PodIndex>> {
         let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.as_ref() {
-            if c.checked.elapsed() < self.config.refresh {
-                return Ok(Arc::clone(&c.index));
-            }
+        if let Some(c) = cache.as_ref()
+            && c.checked.elapsed() < self.config.refresh
+        {
+            return Ok(Arc::clone(&c.index));
         }
         let etag = cache.as_ref().map(|c| c.etag.as_str());
         let fetched = self
@@ -265,7 +265,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.bucket, "b");
-        assert_eq!(c.pricing.usd_per_gb, 0.01);
+        assert!((c.pricing.usd_per_gb - 0.01).abs() < f64::EPSILON);
         assert_eq!(c.settings, TransformSettings::default());
         assert_eq!(c.refresh, Duration::from_secs(30));
         assert!(!c.force_path_style);

@@ -405,8 +405,10 @@ fn lambda_processor_buffer_is_small_enough_for_the_response_limit() {
         params
             .iter()
             .find(|p| p.get("ParameterName").and_then(Value::as_str) == Some(name))
-            .map(|p| at(p, &["ParameterValue"]))
-            .unwrap_or_else(|| panic!("processor parameter {name} missing"))
+            .map_or_else(
+                || panic!("processor parameter {name} missing"),
+                |p| at(p, &["ParameterValue"]),
+            )
     };
     let size: f64 = t
         .text(param("BufferSizeInMBs"))
@@ -783,7 +785,7 @@ fn view_keeps_the_original_columns_and_queries_use_existing_columns() {
 
     // ViewOriginalText = "/* Presto View: " + base64(JSON) + " */"; the JSON is a Sub template.
     let parts = match intrinsic(at(view, &["ViewOriginalText"])) {
-        Some((f, arg)) if f == "Fn::Join" => one_or_many(&one_or_many(arg)[1])
+        Some((f, arg)) if f == "Fn::Join" => one_or_many(one_or_many(arg)[1])
             .into_iter()
             .cloned()
             .collect::<Vec<_>>(),

@@ -376,7 +376,7 @@ fn backfill_from_local_folders() {
     let rows = sql_strings(
         out.to_str().unwrap(),
         "SELECT dt, dst_workload, sum(bytes) FROM flows GROUP BY 1, 2 ORDER BY 1",
-        &Default::default(),
+        &crossaz::local::AwsOptions::default(),
     );
     assert_eq!(
         rows,

@@ -266,7 +266,7 @@ fn reprocess_error_output_into_parquet_with_hourly_snapshots() {
         out.to_str().unwrap(),
         "SELECT dt, flow_id IS NULL, dst_workload, dst_zone, sum(bytes), count(*) FROM flows \
          GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3",
-        &Default::default(),
+        &crossaz::local::AwsOptions::default(),
     );
     let expected: Vec<Vec<&str>> = vec![
         vec![
@@ -290,7 +290,7 @@ fn reprocess_error_output_into_parquet_with_hourly_snapshots() {
     let sources = sql_strings(
         out.to_str().unwrap(),
         "SELECT src_workload, src_zone, count(*) FROM flows GROUP BY 1, 2",
-        &Default::default(),
+        &crossaz::local::AwsOptions::default(),
     );
     assert_eq!(sources, vec![vec!["client", "us-east-1a", "4"]]);
 }

@@ -193,7 +193,7 @@ fn png_pixels(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
                 0 => 0,
                 1 => a,
                 2 => b,
-                3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
+                3 => a.midpoint(b),
                 4 => {
                     let p = i16::from(a) + i16::from(b) - i16::from(c);
                     let (pa, pb, pc) = (

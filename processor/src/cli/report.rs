@@ -1,6 +1,7 @@
 //! `crossaz query` and `crossaz report`: SQL over the Parquet layout with the embedded engine,
 //! and the handful of answers users come for, as text tables.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -70,9 +71,8 @@ pub(super) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 /// Label of one side: `namespace/workload` for pods, `node/<name>` for nodes.
 fn side(prefix: &str) -> String {
     format!(
-        "CASE WHEN {p}_kind = 'node' THEN 'node/' || {p}_node \
-         ELSE {p}_namespace || '/' || {p}_workload END",
-        p = prefix
+        "CASE WHEN {prefix}_kind = 'node' THEN 'node/' || {prefix}_node \
+         ELSE {prefix}_namespace || '/' || {prefix}_workload END"
     )
 }
 
@@ -137,12 +137,16 @@ pub(super) async fn report(data: &str, aws: &AwsOptions, top: usize) -> anyhow::
         let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await?;
         let output = query::QueryOutput { schema, batches };
-        out += &format!(
+        let _ = write!(
+            out,
             "\n{title}\n{}",
             query::render(&output, OutputFormat::Table)?
         );
         if title == "Top workload pairs by bytes" {
-            out += &format!("\nBytes by zone (rows: source zone, columns: destination zone)\n");
+            let _ = writeln!(
+                out,
+                "\nBytes by zone (rows: source zone, columns: destination zone)"
+            );
             let zones = ctx
                 .sql("SELECT DISTINCT dst_zone FROM flows WHERE dst_zone IS NOT NULL ORDER BY dst_zone")
                 .await?
@@ -184,10 +188,10 @@ fn string_column(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> {
             continue;
         }
         let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8).ok();
-        if let Some(column) = column {
-            if let Some(strings) = column.as_any().downcast_ref::<arrow::array::StringArray>() {
-                out.extend(strings.iter().flatten().map(str::to_owned));
-            }
+        if let Some(column) = column
+            && let Some(strings) = column.as_any().downcast_ref::<arrow::array::StringArray>()
+        {
+            out.extend(strings.iter().flatten().map(str::to_owned));
         }
     }
     out

@@ -19,6 +19,7 @@
 //! origin, line, reason and the raw text), and the printed counts add up:
 //! documents = processing-failed + format-conversion-failed + rejected documents.
 
+use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -404,7 +405,7 @@ impl Rejects {
 /// Which snapshot attributes a flow.
 enum Snapshots {
     One(HourSnapshot),
-    History(History),
+    History(Box<History>),
 }
 
 impl Snapshots {
@@ -492,7 +493,7 @@ impl Replay {
     /// A `processing-failed` record: its flow-log lines through the core into Parquet.
     fn flow_record(&mut self, origin: &str, line_no: u64, doc: &Document) -> anyhow::Result<()> {
         let lines: Result<Vec<_>, _> =
-            record_lines(&doc.data).and_then(|lines| lines.collect::<Result<Vec<_>, _>>());
+            record_lines(&doc.data).and_then(Iterator::collect::<Result<Vec<_>, _>>);
         let lines = match lines {
             Ok(lines) => lines,
             Err(e) => {
@@ -720,7 +721,7 @@ pub(super) fn run(args: &ReprocessArgs) -> anyhow::Result<ExitCode> {
                 index: Arc::new(pod_cache::index::PodIndex::new(snapshot)),
             }))
         }
-        (None, Some(history)) => Some(Snapshots::History(History::open(history, &aws)?)),
+        (None, Some(history)) => Some(Snapshots::History(Box::new(History::open(history, &aws)?))),
         (None, None) => None,
     };
     let mut s3 = None;
@@ -802,8 +803,9 @@ fn render(replay: &Replay, args: &ReprocessArgs, summary: Option<&WriteSummary>)
         c.rejected_documents
     );
     if let Some(firehose) = &replay.firehose {
-        out += &format!(
-            "processing-failed -> Firehose stream {}: {} records put, {} failed, {} PutRecordBatch calls\n",
+        let _ = writeln!(
+            out,
+            "processing-failed -> Firehose stream {}: {} records put, {} failed, {} PutRecordBatch calls",
             firehose.stream, firehose.sent, firehose.failed, firehose.calls
         );
     } else if c.processing_failed > 0 {
@@ -811,25 +813,28 @@ fn render(replay: &Replay, args: &ReprocessArgs, summary: Option<&WriteSummary>)
         out += &c.lines.render();
     }
     if c.conversion_failed > 0 {
-        out += &format!(
-            "format-conversion-failed -> Parquet: {} rows written, {} rejected\n",
+        let _ = writeln!(
+            out,
+            "format-conversion-failed -> Parquet: {} rows written, {} rejected",
             c.rows_written, c.rows_rejected
         );
     }
     if let (Some(summary), Some(out_dir)) = (summary, &args.out) {
-        out += &format!(
-            "wrote {} rows in {} files across {} hours to {out_dir}\n",
+        let _ = writeln!(
+            out,
+            "wrote {} rows in {} files across {} hours to {out_dir}",
             summary.total_rows(),
             summary.files.len(),
             summary.rows_per_dt.len()
         );
     }
     if let Some(Snapshots::History(h)) = &replay.snapshots {
-        out += &format!("snapshots from the history at {}\n", h.location());
+        let _ = writeln!(out, "snapshots from the history at {}", h.location());
     }
     if replay.rejects.count > 0 {
-        out += &format!(
-            "rejects: {} entries written to {}\n",
+        let _ = writeln!(
+            out,
+            "rejects: {} entries written to {}",
             replay.rejects.count,
             replay.rejects.path.display()
         );

@@ -229,7 +229,7 @@ impl Default for SourceOptions {
         Self {
             format: None,
             threads: std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
+                .map_or(1, std::num::NonZero::get)
                 .min(DEFAULT_DECODE_THREADS),
             chunk_lines: DEFAULT_CHUNK_LINES,
             time_range: None,
