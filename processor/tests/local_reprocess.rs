@@ -419,3 +419,68 @@ fn reprocess_into_a_firehose_stream_in_batches() {
         assert_eq!(delivered.matches(payload.as_str()).count(), 1, "{payload}");
     }
 }
+
+#[test]
+fn reprocess_local_folder_with_one_snapshot() {
+    // Error objects copied to a local folder; one snapshot file for every record.
+    let temp = tempfile::tempdir().unwrap();
+    let errors = temp.path().join("errors/processing-failed/2024/05/01/13");
+    std::fs::create_dir_all(&errors).unwrap();
+    let message = |l: String| serde_json::json!({ "message": l }).to_string();
+    let docs = [
+        processing_failed(
+            &message(line(CLIENT_IP, SERVER_IP, "640", H0 + 10, "egress")),
+            (H0 + 20) * 1000,
+        ),
+        // No lambdaArn or errorCode: the folder name says processing-failed.
+        serde_json::json!({
+            "rawData": b64(message(line(CLIENT_IP, SERVER_IP, "360", H0 + 30, "egress")).as_bytes()),
+            "attemptsMade": 1,
+            "arrivalTimestamp": (H0 + 40) * 1000
+        })
+        .to_string(),
+    ];
+    std::fs::write(errors.join("a"), format!("{}\n\n", docs.join("\r\n"))).unwrap();
+    let snap = snapshot(
+        H0 + 600,
+        vec![
+            pod("client-1", "client", "n-a", CLIENT_IP, H0 - 600, H0 + 600),
+            pod("api-v1-x", "api-v1", "n-b", SERVER_IP, H0 - 600, H0 + 600),
+        ],
+    );
+    let snapshot_file = temp.path().join("snap.json.zst");
+    std::fs::write(&snapshot_file, pod_cache::codec::encode(&snap).unwrap()).unwrap();
+    let out = temp.path().join("flows");
+    let rejects = temp.path().join("rejects.jsonl");
+    let (code, _, stderr) = crossaz(
+        None,
+        &[
+            "reprocess",
+            "--input",
+            temp.path().join("errors").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--snapshot",
+            snapshot_file.to_str().unwrap(),
+            "--format",
+            FLOW_FORMAT,
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "2 documents = 2 processing-failed + 0 format-conversion-failed + 0 rejected"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rejects: none"), "{stderr}");
+    assert!(!rejects.exists());
+    let rows = sql_strings(
+        out.to_str().unwrap(),
+        "SELECT dt, dst_workload, count(*), sum(bytes) FROM flows GROUP BY 1, 2",
+        &crossaz::local::AwsOptions::default(),
+    );
+    assert_eq!(rows, vec![vec!["2024-05-01-13", "api-v1", "2", "1000"]]);
+}
