@@ -8,8 +8,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backfill;
 mod demo;
+mod history;
+mod html;
+mod progress;
 mod report;
+mod reprocess;
 mod run;
 mod schema;
 mod snapshot;
@@ -42,6 +47,10 @@ enum Command {
     Loadtest(LoadtestCommand),
     /// Flow logs through the core into Hive-partitioned Parquet (local folder or S3).
     Run(run::RunArgs),
+    /// `run` over hours of an S3 flow-log archive, each hour with its historical snapshot; resumable.
+    Backfill(backfill::BackfillArgs),
+    /// Replay Firehose error output (processing-failed, format-conversion-failed) to Parquet or the stream.
+    Reprocess(reprocess::ReprocessArgs),
     /// Print the row schema (as Glue columns, or JSON).
     Schema(schema::SchemaArgs),
 }
@@ -62,6 +71,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run_report(&args),
         Command::Loadtest(LoadtestCommand::Verify(args)) => verify::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Backfill(args) => backfill::run(&args),
+        Command::Reprocess(args) => reprocess::run(&args),
         Command::Schema(args) => schema::run(&args),
     }
 }

@@ -33,6 +33,10 @@ pub(super) struct ReportArgs {
     /// Rows in each top list.
     #[arg(long, default_value_t = 10)]
     top: usize,
+    /// Write the report as one self-contained HTML page (inline CSS and SVG charts) to this file
+    /// instead of printing it.
+    #[arg(long)]
+    html: Option<std::path::PathBuf>,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -46,6 +50,17 @@ pub(super) fn run_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
 
 pub(super) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
+    if let Some(path) = &args.html {
+        let page = runtime.block_on(super::html::html_report(
+            &args.data,
+            &args.aws.options(),
+            args.top,
+        ))?;
+        std::fs::write(path, page)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        eprintln!("wrote the HTML report to {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     print!(
         "{}",
         runtime.block_on(report(&args.data, &args.aws.options(), args.top))?
@@ -62,7 +77,7 @@ fn side(prefix: &str) -> String {
 }
 
 /// The report's sections: (title, SQL). The AZ matrix is built from the zones present.
-fn sections(top: usize) -> Vec<(&'static str, String)> {
+pub(super) fn sections(top: usize) -> Vec<(&'static str, String)> {
     vec![
         (
             "Totals",
@@ -128,7 +143,10 @@ pub(super) async fn report(data: &str, aws: &AwsOptions, top: usize) -> anyhow::
             query::render(&output, OutputFormat::Table)?
         );
         if title == "Top workload pairs by bytes" {
-            out += "\nBytes by zone (rows: source zone, columns: destination zone)\n";
+            let _ = writeln!(
+                out,
+                "\nBytes by zone (rows: source zone, columns: destination zone)"
+            );
             let zones = ctx
                 .sql("SELECT DISTINCT dst_zone FROM flows WHERE dst_zone IS NOT NULL ORDER BY dst_zone")
                 .await?

@@ -110,8 +110,14 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .errors
         .clone()
         .unwrap_or_else(|| default_errors_path(&args.out));
+    let bar = super::progress::bar(None, "lines");
+    let chunks = source::open(&inputs, &options).inspect(|chunk| {
+        if let Ok(chunk) = chunk {
+            bar.inc(chunk.lines.len() as u64);
+        }
+    });
     let outcome = process(
-        source::open(&inputs, &options),
+        chunks,
         &index,
         Pricing {
             usd_per_gb: args.usd_per_gb,
@@ -119,6 +125,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         writer,
         &errors_path,
     )?;
+    bar.finish_and_clear();
     eprint!("{}", outcome.render());
     Ok(if outcome.source_errors > 0 || outcome.stats.failed > 0 {
         ExitCode::from(3)
@@ -315,7 +322,7 @@ pub(super) fn process(
                 }
                 Framing::Record => {
                     let lines: Result<Vec<_>, _> = record_lines(source_line.text.as_bytes())
-                        .and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>);
+                        .and_then(Iterator::collect::<Result<Vec<_>, _>>);
                     match lines {
                         Ok(lines) => {
                             for line in &lines {
