@@ -13,7 +13,7 @@ use aws_lambda_events::event::firehose::KinesisFirehoseEvent;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossaz::attribute::{Attributor, Pricing};
 use crossaz::flowlog::FlowFormat;
-use crossaz::local::synthetic::observed_snapshot;
+use crossaz::synthetic::observed_snapshot;
 use crossaz::transform::{Transform, TransformSettings};
 use loadtest::output::FirehoseWriter;
 use loadtest::{ClusterSpec, TrafficSpec, generate_cluster, generate_flows};

@@ -40,7 +40,13 @@ pub mod env {
     pub const MAX_RESPONSE_BYTES: &str = "CROSSAZ_MAX_RESPONSE_BYTES";
     /// `true` to address S3 path-style (local S3 peers such as moto).
     pub const S3_FORCE_PATH_STYLE: &str = "CROSSAZ_S3_FORCE_PATH_STYLE";
+    /// Set by the Lambda runtime: the function's name, the `Function` dimension of the EMF
+    /// metrics (two stacks in one account keep their metrics and alarms apart).
+    pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 }
+
+/// The `Function` metric dimension outside Lambda (no `AWS_LAMBDA_FUNCTION_NAME`).
+pub const DEFAULT_FUNCTION_NAME: &str = "crossaz-transform";
 
 /// How often the snapshot is revalidated by default: the extractor writes one every minute.
 pub const DEFAULT_SNAPSHOT_REFRESH_SECS: u64 = 30;
@@ -62,6 +68,8 @@ pub struct Config {
     pub refresh: Duration,
     /// Path-style S3 addressing.
     pub force_path_style: bool,
+    /// The function's name: the `Function` dimension of its metrics.
+    pub function_name: String,
 }
 
 impl Config {
@@ -114,6 +122,9 @@ impl Config {
                 DEFAULT_SNAPSHOT_REFRESH_SECS,
             )?),
             force_path_style: parse_or(&lookup, env::S3_FORCE_PATH_STYLE, false)?,
+            function_name: lookup(env::FUNCTION_NAME)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| DEFAULT_FUNCTION_NAME.to_owned()),
         })
     }
 }
@@ -162,10 +173,10 @@ impl Handler {
     /// A missing snapshot is a systemic failure (the batch is retried, then error-prefixed).
     async fn index(&self) -> anyhow::Result<Arc<PodIndex>> {
         let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.as_ref() {
-            if c.checked.elapsed() < self.config.refresh {
-                return Ok(Arc::clone(&c.index));
-            }
+        if let Some(c) = cache.as_ref()
+            && c.checked.elapsed() < self.config.refresh
+        {
+            return Ok(Arc::clone(&c.index));
         }
         let etag = cache.as_ref().map(|c| c.etag.as_str());
         let fetched = self
@@ -227,7 +238,12 @@ impl Handler {
         let age = now.timestamp() - index.snapshot().generated_at;
         println!(
             "{}",
-            transform_emf("transform", &stats, age, now.timestamp_millis())
+            transform_emf(
+                &self.config.function_name,
+                &stats,
+                age,
+                now.timestamp_millis()
+            )
         );
         tracing::info!(
             records = stats.records_in,
@@ -265,10 +281,11 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.bucket, "b");
-        assert_eq!(c.pricing.usd_per_gb, 0.01);
+        assert!((c.pricing.usd_per_gb - 0.01).abs() < f64::EPSILON);
         assert_eq!(c.settings, TransformSettings::default());
         assert_eq!(c.refresh, Duration::from_secs(30));
         assert!(!c.force_path_style);
+        assert_eq!(c.function_name, DEFAULT_FUNCTION_NAME);
     }
 
     #[test]

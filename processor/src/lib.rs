@@ -17,4 +17,6 @@ pub mod local;
 pub mod metrics;
 pub mod pipeline;
 pub mod row;
+#[cfg(feature = "synthetic")]
+pub mod synthetic;
 pub mod transform;

@@ -6,6 +6,7 @@
 //! dropped for one reason, or failed). Pure: no I/O.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use crate::attribute::{AttributeError, Attributor, Decision, DropReason};
 use crate::flowlog::{FlowFormat, ParseError};
@@ -97,8 +98,9 @@ impl RunStats {
             self.cost_usd
         );
         for reason in DropReason::ALL {
-            out += &format!(
-                "  dropped {:<17}{}\n",
+            let _ = writeln!(
+                out,
+                "  dropped {:<17}{}",
                 reason.as_str(),
                 self.dropped[reason.index()]
             );

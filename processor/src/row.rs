@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The SQL type of a column, in the vocabulary shared by Glue/Athena, Arrow and JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +103,10 @@ macro_rules! row_schema {
         ];
 
         /// One cross-AZ flow, attributed on both sides. Absent values are `None` and are left out
-        /// of the JSON (a missing key reads as NULL in Parquet and Athena).
-        #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+        /// of the JSON (a missing key reads as NULL in Parquet and Athena). Deserializing reads
+        /// that JSON back (`crossaz reprocess` of `format-conversion-failed` documents); unknown
+        /// keys are ignored.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         pub struct Row<'a> {
             $(
                 $(#[doc = $doc])+

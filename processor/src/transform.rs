@@ -275,7 +275,7 @@ impl<'a> Transform<'a> {
                 } => {
                     if base64_len(payload.len()) > budget {
                         stats.failed_over_budget += 1;
-                        self.fail(&mut stats, &mut logged, id, &RecordFailure::OverBudget);
+                        Self::fail(&mut stats, &mut logged, id, &RecordFailure::OverBudget);
                         (Outcome::ProcessingFailed, Vec::new(), None)
                     } else {
                         stats.lines += lines;
@@ -297,7 +297,7 @@ impl<'a> Transform<'a> {
                         RecordFailure::TooOld { .. } => stats.failed_too_old += 1,
                         _ => stats.failed_parse += 1,
                     }
-                    self.fail(&mut stats, &mut logged, id, &failure);
+                    Self::fail(&mut stats, &mut logged, id, &failure);
                     (Outcome::ProcessingFailed, Vec::new(), None)
                 }
             };
@@ -322,7 +322,7 @@ impl<'a> Transform<'a> {
         Ok((response, stats))
     }
 
-    fn fail(&self, stats: &mut BatchStats, logged: &mut usize, id: &str, failure: &RecordFailure) {
+    fn fail(stats: &mut BatchStats, logged: &mut usize, id: &str, failure: &RecordFailure) {
         stats.records_failed += 1;
         if *logged < MAX_LOGGED_FAILURES {
             *logged += 1;

@@ -405,8 +405,10 @@ fn lambda_processor_buffer_is_small_enough_for_the_response_limit() {
         params
             .iter()
             .find(|p| p.get("ParameterName").and_then(Value::as_str) == Some(name))
-            .map(|p| at(p, &["ParameterValue"]))
-            .unwrap_or_else(|| panic!("processor parameter {name} missing"))
+            .map_or_else(
+                || panic!("processor parameter {name} missing"),
+                |p| at(p, &["ParameterValue"]),
+            )
     };
     let size: f64 = t
         .text(param("BufferSizeInMBs"))
@@ -716,7 +718,9 @@ fn buckets_are_private_encrypted_tls_only_and_expire_data() {
 fn emf_metrics_the_alarms_watch_are_the_ones_the_transform_emits() {
     let t = Template::load();
     assert_eq!(t.constant("Metrics", "Namespace"), NAMESPACE);
-    let function = t.constant("Metrics", "TransformFunction");
+    // The transform's `Function` dimension is its own name (AWS_LAMBDA_FUNCTION_NAME); the alarms
+    // on its EMF metrics must use the function's name too.
+    let function = "stack-transform";
     let line = transform_emf(function, &BatchStats::default(), 0, 0);
     let emf: serde_json::Value = serde_json::from_str(&line).expect("EMF is JSON");
     let directive = &emf["_aws"]["CloudWatchMetrics"][0];
@@ -753,6 +757,31 @@ fn emf_metrics_the_alarms_watch_are_the_ones_the_transform_emits() {
         t.text(at(t.props("ConversionFailedAlarm"), &["MetricName"])),
         "FailedConversion.Records"
     );
+    // Every alarm on the transform's EMF metrics selects them by the function's own name.
+    let emf_dimensions = |dimensions: &Value| -> Vec<(String, String)> {
+        one_or_many(dimensions)
+            .into_iter()
+            .map(|d| {
+                let value = at(d, &["Value"]);
+                let target = match intrinsic(value) {
+                    Some((name, arg)) if name == "Ref" => format!("Ref {}", as_str(arg, "Ref")),
+                    _ => t.text(value),
+                };
+                (t.text(at(d, &["Name"])), target)
+            })
+            .collect()
+    };
+    let by_function = vec![(dimension.to_owned(), "Ref TransformFunction".to_owned())];
+    assert_eq!(
+        emf_dimensions(at(t.props("SnapshotAgeAlarm"), &["Dimensions"])),
+        by_function
+    );
+    let failed = one_or_many(at(t.props("ProcessingFailedAlarm"), &["Metrics"]))
+        .into_iter()
+        .map(|m| at(m, &["MetricStat", "Metric"]))
+        .find(|m| t.text(at(m, &["Namespace"])) == NAMESPACE)
+        .expect("ProcessingFailedAlarm watches the transform's RecordsFailed");
+    assert_eq!(emf_dimensions(at(failed, &["Dimensions"])), by_function);
 }
 
 /// Column-like identifiers of a query: every `src_*`/`dst_*` word and the plain flow columns.
@@ -783,7 +812,7 @@ fn view_keeps_the_original_columns_and_queries_use_existing_columns() {
 
     // ViewOriginalText = "/* Presto View: " + base64(JSON) + " */"; the JSON is a Sub template.
     let parts = match intrinsic(at(view, &["ViewOriginalText"])) {
-        Some((f, arg)) if f == "Fn::Join" => one_or_many(&one_or_many(arg)[1])
+        Some((f, arg)) if f == "Fn::Join" => one_or_many(one_or_many(arg)[1])
             .into_iter()
             .cloned()
             .collect::<Vec<_>>(),

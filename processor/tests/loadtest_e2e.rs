@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arrow::array::{Array, RecordBatch, StringArray};
-use crossaz::local::synthetic::observed_snapshot;
+use crossaz::synthetic::observed_snapshot;
 use loadtest::drivers::files::FileSink;
 use loadtest::drivers::firehose::FirehoseSink;
 use loadtest::drivers::kinesis::KinesisSink;

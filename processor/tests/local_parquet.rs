@@ -5,7 +5,10 @@
 mod local_support;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
+
+use parquet::file::reader::FileReader as _;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
@@ -16,6 +19,7 @@ use crossaz::row::Row;
 use local_support::{
     bytes_per_dt, check_with_python, expectations, rows_per_dt, runtime, sample_rows,
 };
+use parquet::file::reader::FileReader as _;
 
 /// Small batches, row groups and two open partitions, so the test crosses every boundary:
 /// batch flushes, several row groups per file, LRU eviction and re-opening of a partition.
@@ -108,12 +112,11 @@ fn one_partition_rolls_over_into_several_files_with_several_row_groups() {
     );
     let file = std::fs::File::open(&summary.files[0].location).unwrap();
     let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
-    use parquet::file::reader::FileReader as _;
     let groups: Vec<i64> = reader
         .metadata()
         .row_groups()
         .iter()
-        .map(|g| g.num_rows())
+        .map(parquet::file::metadata::RowGroupMetaData::num_rows)
         .collect();
     assert_eq!(groups, [40, 40, 20]);
     check_with_python(temp.path(), &expectations(&rows, "ZSTD"));
@@ -236,7 +239,7 @@ fn results_render_as_table_csv_and_json() {
     let mut csv = String::from("dt,flows,bytes\n");
     let mut json = Vec::new();
     for (dt, n) in &per_dt {
-        csv.push_str(&format!("{dt},{n},{}\n", bytes[dt]));
+        let _ = writeln!(csv, "{dt},{n},{}", bytes[dt]);
         json.push(serde_json::json!({"dt": dt, "flows": n, "bytes": bytes[dt]}));
     }
     assert_eq!(query::render(&output, OutputFormat::Csv).unwrap(), csv);

@@ -21,8 +21,8 @@ use pod_cache::index::PodIndex;
 use crate::attribute::Pricing;
 use crate::local::s3::AwsOptions;
 use crate::local::source::{self, Input, SourceOptions};
-use crate::local::synthetic::{OBSERVE_EVERY_SECS, observed_snapshot};
 use crate::local::writer::{PartitionedWriter, WriterConfig};
+use crate::synthetic::{OBSERVE_EVERY_SECS, observed_snapshot};
 
 use super::verify::{cross_az_only, observed_truth};
 

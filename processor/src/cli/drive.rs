@@ -19,7 +19,7 @@ use pod_cache::index::PodIndex;
 use crate::attribute::{Attributor, Decision, DropReason, Pricing};
 use crate::flowlog::FlowFormat;
 use crate::local::s3::AwsOptions;
-use crate::local::synthetic::observed_snapshots;
+use crate::synthetic::observed_snapshots;
 use crate::pipeline::{RunStats, decide_line};
 use crate::row::Row;
 

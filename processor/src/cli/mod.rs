@@ -8,9 +8,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod backfill;
 mod demo;
 mod drive;
+mod history;
+mod html;
+mod progress;
 mod report;
+mod reprocess;
 mod run;
 mod schema;
 mod snapshot;
@@ -43,6 +48,10 @@ enum Command {
     Loadtest(LoadtestCommand),
     /// Flow logs through the core into Hive-partitioned Parquet (local folder or S3).
     Run(run::RunArgs),
+    /// `run` over hours of an S3 flow-log archive, each hour with its historical snapshot; resumable.
+    Backfill(backfill::BackfillArgs),
+    /// Replay Firehose error output (processing-failed, format-conversion-failed) to Parquet or the stream.
+    Reprocess(reprocess::ReprocessArgs),
     /// Print the row schema (as Glue columns, or JSON).
     Schema(schema::SchemaArgs),
 }
@@ -53,7 +62,7 @@ enum LoadtestCommand {
     Verify(verify::VerifyArgs),
     /// Generated flow logs through one path (in-process core, Firehose, Kinesis, Lambda, files,
     /// S3) at a target rate; prints a progress line and a report, writes truth.json/report.json.
-    Drive(loadtest::cli::DriveArgs),
+    Drive(Box<loadtest::cli::DriveArgs>),
 }
 
 /// Runs the parsed command line.
@@ -67,6 +76,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Loadtest(LoadtestCommand::Verify(args)) => verify::run(&args),
         Command::Loadtest(LoadtestCommand::Drive(args)) => drive::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Backfill(args) => backfill::run(&args),
+        Command::Reprocess(args) => reprocess::run(&args),
         Command::Schema(args) => schema::run(&args),
     }
 }

@@ -1,6 +1,7 @@
 //! `crossaz query` and `crossaz report`: SQL over the Parquet layout with the embedded engine,
 //! and the handful of answers users come for, as text tables.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -32,6 +33,10 @@ pub(super) struct ReportArgs {
     /// Rows in each top list.
     #[arg(long, default_value_t = 10)]
     top: usize,
+    /// Write the report as one self-contained HTML page (inline CSS and SVG charts) to this file
+    /// instead of printing it.
+    #[arg(long)]
+    html: Option<std::path::PathBuf>,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -45,6 +50,17 @@ pub(super) fn run_query(args: &QueryArgs) -> anyhow::Result<ExitCode> {
 
 pub(super) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
+    if let Some(path) = &args.html {
+        let page = runtime.block_on(super::html::html_report(
+            &args.data,
+            &args.aws.options(),
+            args.top,
+        ))?;
+        std::fs::write(path, page)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        eprintln!("wrote the HTML report to {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     print!(
         "{}",
         runtime.block_on(report(&args.data, &args.aws.options(), args.top))?
@@ -55,14 +71,13 @@ pub(super) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 /// Label of one side: `namespace/workload` for pods, `node/<name>` for nodes.
 fn side(prefix: &str) -> String {
     format!(
-        "CASE WHEN {p}_kind = 'node' THEN 'node/' || {p}_node \
-         ELSE {p}_namespace || '/' || {p}_workload END",
-        p = prefix
+        "CASE WHEN {prefix}_kind = 'node' THEN 'node/' || {prefix}_node \
+         ELSE {prefix}_namespace || '/' || {prefix}_workload END"
     )
 }
 
 /// The report's sections: (title, SQL). The AZ matrix is built from the zones present.
-fn sections(top: usize) -> Vec<(&'static str, String)> {
+pub(super) fn sections(top: usize) -> Vec<(&'static str, String)> {
     vec![
         (
             "Totals",
@@ -122,12 +137,16 @@ pub(super) async fn report(data: &str, aws: &AwsOptions, top: usize) -> anyhow::
         let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await?;
         let output = query::QueryOutput { schema, batches };
-        out += &format!(
+        let _ = write!(
+            out,
             "\n{title}\n{}",
             query::render(&output, OutputFormat::Table)?
         );
         if title == "Top workload pairs by bytes" {
-            out += &format!("\nBytes by zone (rows: source zone, columns: destination zone)\n");
+            let _ = writeln!(
+                out,
+                "\nBytes by zone (rows: source zone, columns: destination zone)"
+            );
             let zones = ctx
                 .sql("SELECT DISTINCT dst_zone FROM flows WHERE dst_zone IS NOT NULL ORDER BY dst_zone")
                 .await?
@@ -169,10 +188,10 @@ fn string_column(batches: &[arrow::record_batch::RecordBatch]) -> Vec<String> {
             continue;
         }
         let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8).ok();
-        if let Some(column) = column {
-            if let Some(strings) = column.as_any().downcast_ref::<arrow::array::StringArray>() {
-                out.extend(strings.iter().flatten().map(str::to_owned));
-            }
+        if let Some(column) = column
+            && let Some(strings) = column.as_any().downcast_ref::<arrow::array::StringArray>()
+        {
+            out.extend(strings.iter().flatten().map(str::to_owned));
         }
     }
     out

@@ -5,6 +5,7 @@
 //! (JSON lines with the raw text) so nothing is lost; the printed counts add up to the lines read.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,8 +120,14 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .errors
         .clone()
         .unwrap_or_else(|| default_errors_path(&args.out));
+    let bar = super::progress::bar(None, "lines");
+    let chunks = source::open(&inputs, &options).inspect(|chunk| {
+        if let Ok(chunk) = chunk {
+            bar.inc(chunk.lines.len() as u64);
+        }
+    });
     let outcome = process(
-        source::open(&inputs, &options),
+        chunks,
         &index,
         Pricing {
             usd_per_gb: args.usd_per_gb,
@@ -128,6 +135,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         writer,
         &errors_path,
     )?;
+    bar.finish_and_clear();
     eprint!("{}", outcome.render());
     Ok(if outcome.source_errors > 0 || outcome.stats.failed > 0 {
         ExitCode::from(3)
@@ -204,24 +212,25 @@ pub(super) struct RunOutcome {
 impl RunOutcome {
     pub(super) fn render(&self) -> String {
         let mut out = self.stats.render();
-        out += &format!(
-            "wrote {} rows in {} files across {} hours\n",
+        let _ = writeln!(
+            out,
+            "wrote {} rows in {} files across {} hours",
             self.summary.total_rows(),
             self.summary.files.len(),
             self.summary.rows_per_dt.len()
         );
         if self.source_errors > 0 {
-            out += &format!("inputs with errors: {}\n", self.source_errors);
+            let _ = writeln!(out, "inputs with errors: {}", self.source_errors);
         }
         if let Some(path) = &self.errors_path {
-            out += &format!("failed lines written to {}\n", path.display());
+            let _ = writeln!(out, "failed lines written to {}", path.display());
         }
         let rate = if self.seconds > 0.0 {
             self.stats.lines as f64 / self.seconds
         } else {
             0.0
         };
-        out += &format!("{:.1} s, {rate:.0} lines/s\n", self.seconds);
+        let _ = writeln!(out, "{:.1} s, {rate:.0} lines/s", self.seconds);
         out
     }
 }
@@ -336,7 +345,7 @@ pub(super) fn process(
                 }
                 Framing::Record => {
                     let lines: Result<Vec<_>, _> = record_lines(source_line.text.as_bytes())
-                        .and_then(|lines| lines.collect::<Result<Vec<_>, _>>());
+                        .and_then(Iterator::collect::<Result<Vec<_>, _>>);
                     match lines {
                         Ok(lines) => {
                             for line in &lines {

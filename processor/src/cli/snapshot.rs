@@ -1,6 +1,7 @@
 //! `crossaz snapshot …`: build a snapshot from kubectl JSON, show one, look an IP up in it.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -172,7 +173,8 @@ fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
 fn describe(ip: IpAddr, at: i64, end: &Endpoint<'_>) -> String {
     let mut s = format!("{ip} at {}: {}", format_time(at), end.kind());
     if let Some(p) = end.pod() {
-        s += &format!(
+        let _ = write!(
+            s,
             " {}/{} ({} {})",
             p.namespace,
             p.name,
@@ -181,9 +183,10 @@ fn describe(ip: IpAddr, at: i64, end: &Endpoint<'_>) -> String {
         );
     }
     if let Some(n) = end.node() {
-        s += &format!(" on {}", n.name);
+        let _ = write!(s, " on {}", n.name);
     }
-    s += &format!(
+    let _ = write!(
+        s,
         " zone {} ({})",
         end.zone().unwrap_or("-"),
         end.zone_id().unwrap_or("-")
@@ -238,11 +241,11 @@ pub(super) fn summary(snapshot: &Snapshot) -> String {
         snapshot.pods.len()
     );
     for ((zone, id), (nodes, pods)) in &zones {
-        out += &format!("{zone:<11} {id:<11} {nodes:>5} {pods:>5}\n");
+        let _ = writeln!(out, "{zone:<11} {id:<11} {nodes:>5} {pods:>5}");
     }
     out += "\npods by kind\n";
     for (kind, n) in &kinds {
-        out += &format!("{kind:<24} {n:>6}\n");
+        let _ = writeln!(out, "{kind:<24} {n:>6}");
     }
     out
 }

@@ -1,5 +1,6 @@
 //! `crossaz transform`: the Lambda's transform on Firehose event files, with a local snapshot.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -123,20 +124,21 @@ fn report(s: &BatchStats, failed_events: usize, secs: f64) -> String {
         s.bytes_kept
     );
     for reason in DropReason::ALL {
-        out += &format!(
-            "dropped {:<16} {}\n",
+        let _ = writeln!(
+            out,
+            "dropped {:<16} {}",
             reason.as_str(),
             s.dropped_for(reason)
         );
     }
     if failed_events > 0 {
-        out += &format!("events whose invocation failed: {failed_events}\n");
+        let _ = writeln!(out, "events whose invocation failed: {failed_events}");
     }
     let rate = if secs > 0.0 {
         s.lines as f64 / secs
     } else {
         0.0
     };
-    out += &format!("{:.0} records/s\n", rate);
+    let _ = writeln!(out, "{rate:.0} records/s");
     out
 }

@@ -9,7 +9,6 @@ pub mod arrow;
 pub mod query;
 pub mod s3;
 pub mod source;
-pub mod synthetic;
 pub mod writer;
 
 pub use self::arrow::{RowBatchBuilder, row_schema};
@@ -19,3 +18,5 @@ pub use self::source::{
     Framing, Input, LineChunk, SourceError, SourceLine, SourceOptions, SourceReader,
 };
 pub use self::writer::{PartitionedWriter, WriteError, WriteSummary, WriterConfig, WrittenFile};
+/// Kept at its old path for callers of `crossaz::local::synthetic`.
+pub use crate::synthetic;

@@ -103,6 +103,10 @@ impl QueryOutput {
 
 /// A session with [`TABLE_NAME`] registered over `data` (a folder or `s3://bucket/prefix`); more
 /// tables or views may be registered on it by the caller.
+#[allow(
+    clippy::unused_async,
+    reason = "async API: callers await it, and registering remote stores may need I/O"
+)]
 pub async fn session(data: &str, aws: &AwsOptions) -> Result<SessionContext, QueryError> {
     let ctx = SessionContext::new();
     let url = if is_s3_uri(data) {

@@ -458,6 +458,69 @@ impl BlockingS3 {
         })?
     }
 
+    /// Writes `body` to `bucket/key` in one PutObject.
+    pub fn put_bytes(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), S3Error> {
+        self.run(async {
+            self.client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| request_error("PutObject", bucket, key, &e))?;
+            Ok(())
+        })?
+    }
+
+    /// Deletes `bucket/key` (no error if it is already gone).
+    pub fn delete_object(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
+        self.run(async {
+            self.client
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| request_error("DeleteObject", bucket, key, &e))?;
+            Ok(())
+        })?
+    }
+
+    /// The body of `bucket/key`, or `None` when the key does not exist (a missing bucket and
+    /// every other failure are errors).
+    pub fn get_object_if_exists(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, S3Error> {
+        use aws_sdk_s3::operation::get_object::GetObjectError;
+        self.run(async {
+            let object = match self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(object) => object,
+                Err(e) => {
+                    if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) {
+                        return Ok(None);
+                    }
+                    return Err(request_error("GetObject", bucket, key, &e));
+                }
+            };
+            let body = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| request_error("GetObject", bucket, key, &e))?;
+            Ok(Some(body.to_vec()))
+        })?
+    }
+
     /// The whole body of `bucket/key`.
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, S3Error> {
         self.run(async {

@@ -34,6 +34,8 @@ pub const DEFAULT_MAX_OPEN_PARTITIONS: usize = 16;
 pub const DEFAULT_MAX_FILE_ROWS: u64 = 1024 * 1024;
 /// zstd level 3: zstd's own default, much smaller than snappy for repetitive pod/zone strings.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// Default first part of file names.
+pub const DEFAULT_FILE_PREFIX: &str = "part";
 /// Suffix of written files.
 pub const PARQUET_SUFFIX: &str = ".parquet";
 /// Suffix of files still being written.
@@ -67,6 +69,9 @@ pub struct WriterConfig {
     pub multipart: MultipartPolicy,
     /// Folder for S3 output's files until they are uploaded (the system temp folder if `None`).
     pub staging_dir: Option<PathBuf>,
+    /// First part of every file name (`<prefix>-<run id>-<seq>.parquet`); a backfill names its
+    /// files after the hour being processed so an interrupted attempt can be cleaned up.
+    pub file_prefix: String,
 }
 
 impl Default for WriterConfig {
@@ -79,6 +84,7 @@ impl Default for WriterConfig {
             codec: Codec::Zstd(DEFAULT_ZSTD_LEVEL),
             multipart: MultipartPolicy::default(),
             staging_dir: None,
+            file_prefix: DEFAULT_FILE_PREFIX.to_owned(),
         }
     }
 }
@@ -355,7 +361,10 @@ impl PartitionedWriter {
             }
         }
         self.file_seq += 1;
-        let name = format!("part-{}-{:05}{PARQUET_SUFFIX}", self.run_id, self.file_seq);
+        let name = format!(
+            "{}-{}-{:05}{PARQUET_SUFFIX}",
+            self.config.file_prefix, self.run_id, self.file_seq
+        );
         let tmp_path = match &self.sink {
             Sink::Local { root } => {
                 let folder = root.join(format!("{PARTITION_COLUMN}={dt}"));

@@ -165,7 +165,7 @@ impl Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -196,4 +196,125 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// Flow-log format of the hand-written archives and error records of the CLI tests.
+pub const FLOW_FORMAT: &str =
+    "version account-id interface-id pkt-srcaddr pkt-dstaddr bytes start flow-direction";
+/// The client pod's IP (node `n-a`, zone `us-east-1a`).
+pub const CLIENT_IP: &str = "10.0.1.10";
+/// A second pod in zone `us-east-1a` (same-AZ traffic with the client).
+pub const NEIGHBOUR_IP: &str = "10.0.1.11";
+/// The server IP the CNI hands to a different pod each hour (node `n-b`, zone `us-east-1b`).
+pub const SERVER_IP: &str = "10.0.2.30";
+
+/// A Deployment pod of namespace `shop`.
+pub fn pod(
+    name: &str,
+    workload: &str,
+    node: &str,
+    ip: &str,
+    start: i64,
+    last_seen: i64,
+) -> pod_cache::PodInfo {
+    pod_cache::PodInfo {
+        uid: format!("uid-{name}"),
+        namespace: "shop".into(),
+        name: name.into(),
+        workload_kind: pod_cache::WorkloadKind::Deployment,
+        workload: workload.into(),
+        app: Some(workload.into()),
+        node: Some(node.into()),
+        ips: vec![ip.parse().unwrap()],
+        host_network: false,
+        ports: vec![],
+        phase: "Running".into(),
+        start_time: Some(start),
+        finished_at: None,
+        first_seen: start,
+        last_seen,
+    }
+}
+
+/// A snapshot of cluster `prod` generated at `generated_at`: nodes `n-a` (us-east-1a) and `n-b`
+/// (us-east-1b), the given pods.
+pub fn snapshot(generated_at: i64, pods: Vec<pod_cache::PodInfo>) -> pod_cache::Snapshot {
+    let node = |name: &str, ip: &str, zone: &str, zone_id: &str| pod_cache::NodeInfo {
+        name: name.into(),
+        ips: vec![ip.parse().unwrap()],
+        zone: Some(zone.into()),
+        zone_id: Some(zone_id.into()),
+        instance_id: Some(format!("i-{name}")),
+        instance_type: Some("m5.large".into()),
+        compute_type: None,
+    };
+    pod_cache::Snapshot {
+        format: pod_cache::snapshot::SNAPSHOT_FORMAT.into(),
+        version: pod_cache::snapshot::SNAPSHOT_VERSION,
+        cluster: "prod".into(),
+        generated_at,
+        nodes: vec![
+            node("n-a", "10.0.1.1", "us-east-1a", "use1-az1"),
+            node("n-b", "10.0.2.2", "us-east-1b", "use1-az2"),
+        ],
+        pods,
+    }
+}
+
+/// Runs the `crossaz` binary with dummy AWS credentials pointed at `endpoint`; returns the exit
+/// code and stderr.
+pub fn crossaz(endpoint: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crossaz"));
+    command
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE");
+    match endpoint {
+        Some(url) => command.env("AWS_ENDPOINT_URL", url),
+        None => command.env_remove("AWS_ENDPOINT_URL"),
+    };
+    let output = command.output().expect("running crossaz");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `SELECT …` over the flows under `data` (folder or `s3://`), every value as a string.
+pub fn sql_strings(data: &str, sql: &str, aws: &crossaz::local::AwsOptions) -> Vec<Vec<String>> {
+    use arrow::array::Array as _;
+    let output = runtime()
+        .block_on(crossaz::local::query::run(data, sql, aws))
+        .unwrap();
+    let mut rows = Vec::new();
+    for batch in &output.batches {
+        let columns: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).unwrap())
+            .collect();
+        for i in 0..batch.num_rows() {
+            rows.push(
+                columns
+                    .iter()
+                    .map(|c| {
+                        let s = c
+                            .as_any()
+                            .downcast_ref::<arrow::array::StringArray>()
+                            .unwrap();
+                        if s.is_null(i) {
+                            "NULL".to_owned()
+                        } else {
+                            s.value(i).to_owned()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
 }

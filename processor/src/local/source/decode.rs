@@ -33,6 +33,10 @@ pub enum Layout {
 impl Layout {
     /// The layout of a file, from its name: `.gz` gzip text, `.json` a Firehose event,
     /// `.jsonl`/`.ndjson` record payloads, anything else text.
+    #[allow(
+        clippy::case_sensitive_file_extension_comparisons,
+        reason = "the name is lower-cased first"
+    )]
     pub fn of_name(name: &str) -> Self {
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".gz") {

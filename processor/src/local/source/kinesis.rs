@@ -209,19 +209,18 @@ async fn read_stream(
                 }
                 shard.records += 1;
                 total += 1;
-                match std::str::from_utf8(record.data().as_ref()) {
-                    Ok(text) => lines.push(SourceLine {
+                if let Ok(text) = std::str::from_utf8(record.data().as_ref()) {
+                    lines.push(SourceLine {
                         number: shard.records,
                         text: text.to_owned(),
-                    }),
-                    Err(_) => {
-                        let line = shard.records;
-                        if !emit(Err(SourceError::NotUtf8 {
-                            origin: shard.origin.to_string(),
-                            line,
-                        })) {
-                            return Ok(());
-                        }
+                    });
+                } else {
+                    let line = shard.records;
+                    if !emit(Err(SourceError::NotUtf8 {
+                        origin: shard.origin.to_string(),
+                        line,
+                    })) {
+                        return Ok(());
                     }
                 }
             }

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 
 pub use self::decode::{Layout, is_header, normalize_format};
 pub use self::kinesis::{KinesisOptions, KinesisStart};
-pub use self::s3_layout::{TimeRange, flow_log_keys};
+pub use self::s3_layout::{TimeRange, file_time, flow_log_keys};
 use super::s3::{AwsOptions, BlockingS3, S3Error, S3Location, is_s3_uri};
 
 /// Lines per chunk: big enough to amortize the channel, small enough to spread over threads.
@@ -177,6 +177,13 @@ pub enum Input {
     S3(S3Location),
     /// A Kinesis data stream, by name.
     Kinesis(String),
+    /// One S3 object, read whatever its key (a backfill hands over the files of one hour).
+    S3Object {
+        /// Bucket.
+        bucket: String,
+        /// Full key.
+        key: String,
+    },
 }
 
 impl Input {
@@ -222,7 +229,7 @@ impl Default for SourceOptions {
         Self {
             format: None,
             threads: std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
+                .map_or(1, std::num::NonZero::get)
                 .min(DEFAULT_DECODE_THREADS),
             chunk_lines: DEFAULT_CHUNK_LINES,
             time_range: None,
@@ -302,6 +309,21 @@ pub fn open(inputs: &[Input], options: &SourceOptions) -> SourceReader {
             }
             Input::Kinesis(stream) => {
                 handles.push(kinesis::spawn(stream.clone(), options, sender.clone()));
+            }
+            Input::S3Object { bucket, key } => {
+                if s3.is_none() {
+                    match BlockingS3::from_options(&options.aws) {
+                        Ok(client) => s3 = Some(Arc::new(client)),
+                        Err(e) => {
+                            early.push_back(e.into());
+                            continue;
+                        }
+                    }
+                }
+                jobs.push_back(Job::Object {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                });
             }
         }
     }

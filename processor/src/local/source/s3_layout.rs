@@ -100,13 +100,12 @@ fn region_roots(s3: &BlockingS3, location: &S3Location) -> Result<Vec<String>, S
         .filter(|s| !s.is_empty())
         .collect();
     let (base, below): (Vec<&str>, Vec<&str>) =
-        match segments.iter().position(|s| *s == AWS_LOGS_FOLDER) {
-            Some(at) => (segments[..=at].to_vec(), segments[at + 1..].to_vec()),
-            None => {
-                let mut base = segments.clone();
-                base.push(AWS_LOGS_FOLDER);
-                (base, Vec::new())
-            }
+        if let Some(at) = segments.iter().position(|s| *s == AWS_LOGS_FOLDER) {
+            (segments[..=at].to_vec(), segments[at + 1..].to_vec())
+        } else {
+            let mut base = segments.clone();
+            base.push(AWS_LOGS_FOLDER);
+            (base, Vec::new())
         };
     let base = format!("{}/", base.join("/"));
     let accounts = match below.first() {

@@ -1,6 +1,7 @@
 //! Snapshots of a synthetic (load-test) cluster, built the way the extractor builds them: one
 //! observation of the cluster's Kubernetes JSON a minute, each merged into the previous snapshot.
-//! Used by `crossaz demo`, the benches and the end-to-end tests.
+//! Used by `crossaz demo`, the benches and the end-to-end tests (feature `synthetic`, part of
+//! `cli`; the transform bench enables it alone so it builds without the CLI's SQL engine).
 
 use loadtest::Cluster;
 use pod_cache::Snapshot;
