@@ -101,7 +101,7 @@ impl LambdaSink {
             .send()
             .await
             .map_err(|e| CallError::sdk("Invoke", &e))?;
-        let body = response.payload().map(|b| b.as_ref()).unwrap_or_default();
+        let body = response.payload().map(AsRef::as_ref).unwrap_or_default();
         if let Some(kind) = response.function_error() {
             return Err(CallError {
                 code: format!("FunctionError:{kind}"),

@@ -19,9 +19,9 @@ use pod_cache::index::PodIndex;
 use crate::attribute::{Attributor, Decision, DropReason, Pricing};
 use crate::flowlog::FlowFormat;
 use crate::local::s3::AwsOptions;
-use crate::synthetic::observed_snapshots;
 use crate::pipeline::{RunStats, decide_line};
 use crate::row::Row;
+use crate::synthetic::observed_snapshots;
 
 use super::verify::cross_az_only;
 
