@@ -148,6 +148,27 @@ fn write_truth(truth: &Truth, dir: &Path) -> PathBuf {
     path
 }
 
+/// A DirectPut delivery stream writing every PutRecordBatch into `BUCKET` under `prefix`.
+async fn create_delivery_stream(config: &aws_config::SdkConfig, name: &str, prefix: &str) {
+    let destination = aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+        .bucket_arn(format!("arn:aws:s3:::{BUCKET}"))
+        .role_arn("arn:aws:iam::123456789012:role/firehose")
+        .prefix(prefix)
+        .build()
+        .unwrap();
+    // Boxed: the SDK's send future is large.
+    Box::pin(
+        aws_sdk_firehose::Client::new(config)
+            .create_delivery_stream()
+            .delivery_stream_name(name)
+            .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
+            .extended_s3_destination_configuration(destination)
+            .send(),
+    )
+    .await
+    .unwrap();
+}
+
 /// Everything generated was sent, nothing failed or was retried, and the run is not trivial.
 fn assert_all_sent(run: &DriveRun, driver: &str) {
     let r = &run.report;
@@ -181,21 +202,7 @@ fn firehose_kinesis_and_s3_drives_arrive_and_verify_exactly() {
         let s3 = aws.s3_client().await;
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
         let config = aws.sdk_config().await;
-        aws_sdk_firehose::Client::new(&config)
-            .create_delivery_stream()
-            .delivery_stream_name("flows")
-            .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::DirectPut)
-            .extended_s3_destination_configuration(
-                aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
-                    .bucket_arn(format!("arn:aws:s3:::{BUCKET}"))
-                    .role_arn("arn:aws:iam::123456789012:role/firehose")
-                    .prefix("firehose/")
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_delivery_stream(&config, "flows", "firehose/").await;
         aws_sdk_kinesis::Client::new(&config)
             .create_stream()
             .stream_name("flows")
@@ -531,9 +538,10 @@ fn drive_cli(moto: &Moto, args: &[&str], out: &Path) -> (Option<i32>, String, se
     all.extend_from_slice(args);
     let output = crossaz(&all, Some(&moto.endpoint));
     let log = text(&output);
-    let report = std::fs::read(out.join("report.json"))
-        .map(|b| serde_json::from_slice(&b).unwrap())
-        .unwrap_or_else(|e| panic!("no report.json ({e}):\n{log}"));
+    let report = std::fs::read(out.join("report.json")).map_or_else(
+        |e| panic!("no report.json ({e}):\n{log}"),
+        |b| serde_json::from_slice(&b).unwrap(),
+    );
     (output.status.code(), log, report)
 }
 
@@ -551,20 +559,7 @@ fn cli_drives_report_arrival_and_give_up_on_a_missing_stream() {
             .send()
             .await
             .unwrap();
-        aws_sdk_firehose::Client::new(&aws.sdk_config().await)
-            .create_delivery_stream()
-            .delivery_stream_name("cli")
-            .extended_s3_destination_configuration(
-                aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
-                    .bucket_arn(format!("arn:aws:s3:::{BUCKET}"))
-                    .role_arn("arn:aws:iam::123456789012:role/firehose")
-                    .prefix("cli/")
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_delivery_stream(&aws.sdk_config().await, "cli", "cli/").await;
     });
 
     // Bounded by a record count, paced by a rate: exactly that many sent and arrived.

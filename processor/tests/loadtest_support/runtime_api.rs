@@ -4,6 +4,7 @@
 //! with keep-alive, `Content-Length` or chunked bodies; one invocation at a time per runtime.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
@@ -119,7 +120,7 @@ fn read_request(reader: &mut BufReader<&TcpStream>) -> Option<Request> {
 fn respond(mut stream: &TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) -> bool {
     let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        let _ = write!(head, "{name}: {value}\r\n");
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).is_ok() && stream.write_all(body).is_ok()
@@ -166,9 +167,7 @@ fn invoke(stream: &TcpStream, shared: &Shared, event: Vec<u8>) -> bool {
     shared.changed.notify_all();
     let (mut state, timeout) = shared
         .changed
-        .wait_timeout_while(state, Duration::from_secs(120), |s| {
-            !s.done.contains_key(&id)
-        })
+        .wait_timeout_while(state, Duration::from_mins(2), |s| !s.done.contains_key(&id))
         .unwrap();
     if timeout.timed_out() {
         drop(state);
