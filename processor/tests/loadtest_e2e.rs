@@ -3,7 +3,8 @@
 //! delivery files into S3 and a folder) on a moto server, read back by `crossaz run`, written as
 //! Parquet and checked by `crossaz loadtest verify` against the generator's truth; and the
 //! verifier catching an injected double count and an injected misattribution; and Firehose
-//! transform events invoked on the real `crossaz-transform` through a Lambda emulator.
+//! transform events invoked on the real `crossaz-transform` through a Lambda emulator; and a
+//! files-driver archive backfilled with hourly history snapshots.
 #![cfg(feature = "cli")]
 
 mod local_support;
@@ -710,4 +711,74 @@ fn lambda_drive_invokes_the_transform_and_checks_every_record() {
     assert_eq!(r.results["rows"], kept, "{r}");
     assert_eq!(r.results["Dropped"], r.generated - kept, "{r}");
     assert_eq!(r.results.get("ProcessingFailed"), None, "{r}");
+}
+
+#[test]
+fn files_driver_archive_backfills_exactly_with_hourly_history() {
+    // Three hours of delivery files (the files driver) and the extractor's history: one snapshot
+    // per hour, the last one taken in that hour (pods observed once a minute).
+    let hours = 3;
+    let dir = scratch("backfill");
+    let cluster = generate_cluster(&ClusterSpec::default(), START, START + hours * 3600).unwrap();
+    let traffic = TrafficSpec {
+        flows_per_minute: FLOWS_PER_MINUTE,
+        ..TrafficSpec::new(START, hours * 3600)
+    };
+    let archive = dir.join("archive");
+    let rt = runtime();
+    let run = rt
+        .block_on(drive(
+            &cluster,
+            &traffic,
+            Transport::Files(FileSink::folder(archive.clone(), 7)),
+            &options(),
+        ))
+        .unwrap();
+    assert_all_sent(&run, "files");
+    let marks: Vec<i64> = (0..hours).map(|h| START + h * 3600 + 3540).collect();
+    let history = dir.join("snapshots");
+    for snapshot in
+        crossaz::synthetic::observed_snapshots(&cluster, "e2e", START, START + hours * 3600, &marks)
+            .unwrap()
+    {
+        let path = history.join(pod_cache::store::history_key(
+            "",
+            "e2e",
+            snapshot.generated_at,
+        ));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, pod_cache::codec::encode(&snapshot).unwrap()).unwrap();
+    }
+    let truth = write_truth(&run.truth, &dir);
+    let out = dir.join("flows");
+    // One hour past the window: records of the last hour also sit in files stamped after it.
+    let to = (START + (hours + 1) * 3600).to_string();
+    let output = crossaz(
+        &[
+            "backfill",
+            "--input",
+            archive.to_str().unwrap(),
+            "--from",
+            &START.to_string(),
+            "--to",
+            &to,
+            "--snapshots",
+            history.join("e2e").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    let log = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    let (code, stdout) = verify(&truth, &out);
+    assert_eq!(code, Some(0), "{stdout}\n{log}");
+    let want = run.truth.cross_az_total();
+    assert!(
+        stdout.contains(&format!(
+            "{} records, {} bytes match the truth exactly",
+            want.records, want.bytes
+        )),
+        "{stdout}"
+    );
 }
