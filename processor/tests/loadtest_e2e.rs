@@ -699,7 +699,35 @@ fn lambda_drive_invokes_the_transform_and_checks_every_record() {
     let run = rt
         .block_on(drive(&cluster, &traffic(), transport, &options()))
         .unwrap();
+    // The same through the command line, bounded by a record count.
+    let cli = crossaz(
+        &[
+            "loadtest",
+            "drive",
+            "--driver",
+            "lambda",
+            "--function",
+            "crossaz-transform",
+            "--records",
+            "3000",
+            "--quiet",
+            "--out",
+            dir.join("cli").to_str().unwrap(),
+        ],
+        Some(&api.endpoint()),
+    );
     drop(transform);
+    assert_eq!(cli.status.code(), Some(0), "{}", text(&cli));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cli/report.json")).unwrap()).unwrap();
+    assert_eq!(report["sent"], 3000, "{report}");
+    let results = &report["results"];
+    assert_eq!(
+        results["Ok"].as_u64().unwrap() + results["Dropped"].as_u64().unwrap(),
+        3000,
+        "{report}"
+    );
+    assert_eq!(results["Ok"], results["rows"], "{report}");
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(api.init_error(), None, "{log}");
     assert_all_sent(&run, "lambda");
