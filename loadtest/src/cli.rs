@@ -184,7 +184,7 @@ impl DriveArgs {
                 Duration::try_from_secs_f64(d).context("--duration must be non-negative seconds")
             })
             .transpose()?;
-        Ok(DriveOptions {
+        let options = DriveOptions {
             rate: self.rate,
             duration,
             max_records: self.records,
@@ -192,7 +192,9 @@ impl DriveArgs {
             max_retries: self.retries,
             progress: (!self.quiet).then_some(Duration::from_secs(1)),
             ..DriveOptions::default()
-        })
+        };
+        options.validate()?;
+        Ok(options)
     }
 
     /// The AWS endpoint and region.

@@ -169,7 +169,8 @@ impl Default for DriveOptions {
 }
 
 impl DriveOptions {
-    fn validate(&self) -> Result<(), DriveError> {
+    /// Refuses a zero concurrency and a rate that is not a positive number.
+    pub fn validate(&self) -> Result<(), DriveError> {
         if self.concurrency == 0 {
             return Err(DriveError::Option {
                 option: "concurrency",
