@@ -1,6 +1,5 @@
 //! Throughput of the local columnar path, in rows/s: `Row` -> Arrow batches, and `Row` -> Hive
 //! partitioned Parquet files on local disk (zstd and snappy). Reports only; asserts nothing.
-#![allow(missing_docs)]
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]

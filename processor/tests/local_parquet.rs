@@ -19,7 +19,6 @@ use crossaz::row::Row;
 use local_support::{
     bytes_per_dt, check_with_python, expectations, rows_per_dt, runtime, sample_rows,
 };
-use parquet::file::reader::FileReader as _;
 
 /// Small batches, row groups and two open partitions, so the test crosses every boundary:
 /// batch flushes, several row groups per file, LRU eviction and re-opening of a partition.
