@@ -1,5 +1,6 @@
 //! Throughput of the local columnar path, in rows/s: `Row` -> Arrow batches, and `Row` -> Hive
 //! partitioned Parquet files on local disk (zstd and snappy). Reports only; asserts nothing.
+
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 

@@ -1,6 +1,10 @@
 """The transform Lambda through the real Lambda Runtime API (cargo-lambda's emulator), with its
 snapshot in S3 served by moto server. Run by .ci/test-lambda.sh (pytest).
 
+The emulator runs with `--only-lambda-apis` and the `crossaz-transform` binary that `cargo test`
+already built (`CROSSAZ_TRANSFORM_BIN`, default `target/debug/crossaz-transform`) polls it, as it
+polls the Runtime API in AWS: no second build of the function just for the emulator.
+
 Checks what Firehose checks: every recordId back exactly once, `result` one of the three values,
 valid base64, concatenated JSON rows that parse, `partitionKeys.dt` on every Ok record; plus the
 6 MB response guard, the stale-snapshot failure (judged by the records' own times) and the
@@ -19,9 +23,15 @@ import boto3
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BINARY = os.environ.get("CROSSAZ_TRANSFORM_BIN", os.path.join(ROOT, "target", "debug", "crossaz-transform"))
+# The function name cargo-lambda's emulator serves in --only-lambda-apis mode.
+FUNCTION = "_"
 BUCKET = "crossaz-snapshots"
 KEY = "snapshots/demo/latest"
 T0 = 1714568400  # 2024-05-01T13:00:00Z
+# The snapshot's time: 13:55, so records of 13:01 (within the 3600 s record age) and of 14:00:01
+# (within the 600 s snapshot lag) are both attributable in one batch.
+SNAP_AT = T0 + 3300
 FORMAT = ("${version} ${account-id} ${interface-id} ${instance-id} ${pkt-srcaddr} ${pkt-dstaddr} "
           "${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} "
           "${log-status} ${flow-direction}")
@@ -56,10 +66,10 @@ def snapshot():
     def pod(name, workload, node, ip):
         return {"uid": "uid-" + name, "namespace": "shop", "name": name, "workload_kind": "Deployment",
                 "workload": workload, "app": workload, "node": node, "ips": [ip], "host_network": False,
-                "phase": "Running", "start_time": T0 - 600, "first_seen": T0 - 600, "last_seen": T0}
+                "phase": "Running", "start_time": T0 - 600, "first_seen": T0 - 600, "last_seen": SNAP_AT}
 
     return {
-        "format": "crossaz.pod-snapshot", "version": 1, "cluster": "demo", "generated_at": T0,
+        "format": "crossaz.pod-snapshot", "version": 1, "cluster": "demo", "generated_at": SNAP_AT,
         "nodes": [node("n-a", "10.0.1.1", "us-east-1a", "use1-az1", "i-a"),
                   node("n-b", "10.0.2.1", "us-east-1b", "use1-az2", "i-b")],
         "pods": [pod("client-1", "client", "n-a", "10.0.1.10"),
@@ -105,17 +115,29 @@ def stack(tmp_path_factory):
         lambda_env = dict(env, CROSSAZ_SNAPSHOT_BUCKET=BUCKET, CROSSAZ_SNAPSHOT_KEY=KEY,
                           CROSSAZ_S3_FORCE_PATH_STYLE="true", CROSSAZ_FLOW_FORMAT=FORMAT,
                           CROSSAZ_SNAPSHOT_REFRESH_SECS="0", RUST_LOG="info")
-        env_file = tmp / "lambda.env"
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in lambda_env.items()))
+        if not os.access(BINARY, os.X_OK):
+            raise RuntimeError(f"{BINARY} is missing: run `cargo test --workspace --all-features` first")
         log = open(tmp / "watch.log", "w")
         watch = subprocess.Popen(
-            ["cargo", "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(lambda_port),
-             "--package", "crossaz", "--bin", "crossaz-transform", "--no-default-features",
-             "--features", "lambda", "--env-file", str(env_file), "--ignore-changes"],
+            ["cargo", "lambda", "watch", "--only-lambda-apis", "--invoke-address", "127.0.0.1",
+             "--invoke-port", str(lambda_port)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **env))
         procs.append(watch)
-        wait_http(f"http://127.0.0.1:{lambda_port}/", 120, watch)
-        yield {"s3": s3, "port": lambda_port, "tmp": tmp, "log": tmp / "watch.log"}
+        # Any answer (405 to a GET) on the invoke path means the emulator is up.
+        wait_http(f"http://127.0.0.1:{lambda_port}/2015-03-31/functions/{FUNCTION}/invocations", 120, watch)
+        function_log = open(tmp / "function.log", "w")
+        function = subprocess.Popen(
+            [BINARY], cwd=ROOT, stdout=function_log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, **lambda_env,
+                     AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{lambda_port}/.rt",
+                     AWS_LAMBDA_FUNCTION_NAME=FUNCTION, AWS_LAMBDA_FUNCTION_VERSION="1",
+                     AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512"))
+        procs.append(function)
+        time.sleep(1)
+        if function.poll() is not None:
+            raise RuntimeError(f"crossaz-transform exited with {function.returncode}: "
+                               + (tmp / "function.log").read_text()[-3000:])
+        yield {"s3": s3, "port": lambda_port, "tmp": tmp, "log": tmp / "function.log"}
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -128,11 +150,10 @@ def stack(tmp_path_factory):
 def invoke(stack, payload, name="event.json"):
     path = stack["tmp"] / name
     path.write_text(json.dumps(payload))
-    # The first invocation compiles the function; allow for it.
     out = subprocess.run(
-        ["cargo", "lambda", "invoke", "crossaz-transform", "--invoke-address", "127.0.0.1",
+        ["cargo", "lambda", "invoke", FUNCTION, "--invoke-address", "127.0.0.1",
          "--invoke-port", str(stack["port"]), "--data-file", str(path), "--output-format", "json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1500)
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
     return out
 
 
@@ -180,6 +201,13 @@ def test_every_record_id_comes_back_once_with_valid_rows(stack):
     assert abs(row["cost_usd"] - 1500 / 2**30 * 0.02) < 1e-15
     [row] = rows_of(response["records"][4])
     assert row["bytes"] == 99
+    # One CloudWatch EMF line per batch on stdout, dimensioned by the function's own name.
+    docs = [json.loads(l) for l in stack["log"].read_text().splitlines() if l.startswith("{")]
+    emf = [d for d in docs if "_aws" in d]
+    assert emf, stack["log"].read_text()[-3000:]
+    last = emf[-1]
+    assert last["Function"] == FUNCTION
+    assert (last["RecordsIn"], last["RecordsOk"], last["RecordsDropped"], last["RecordsFailed"]) == (5, 2, 2, 1)
 
 
 def test_response_stays_under_six_megabytes(stack):
@@ -189,8 +217,9 @@ def test_response_stays_under_six_megabytes(stack):
     assert len(json.dumps(payload)) < 6 * 1024 * 1024
     out = invoke(stack, payload, "big.json")
     assert out.returncode == 0, out.stderr[-3000:]
-    assert len(out.stdout.encode()) <= 6_000_000
     response = json.loads(out.stdout)
+    # `cargo lambda invoke` pretty-prints; the function sent the compact form.
+    assert len(json.dumps(response, separators=(",", ":")).encode()) <= 6_000_000
     results = [r["result"] for r in response["records"]]
     assert len(results) == 20000
     assert [r["recordId"] for r in response["records"]] == [r["recordId"] for r in payload["records"]]
@@ -200,7 +229,7 @@ def test_response_stays_under_six_megabytes(stack):
 
 
 def test_stale_snapshot_fails_the_invocation(stack):
-    out = invoke(stack, event([line("10.0.1.10", "10.0.2.10", T0 + 601)]), "stale.json")
+    out = invoke(stack, event([line("10.0.1.10", "10.0.2.10", SNAP_AT + 601)]), "stale.json")
     assert out.returncode != 0
     assert "older than the newest record" in out.stdout + out.stderr, out.stdout + out.stderr
 
