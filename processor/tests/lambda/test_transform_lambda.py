@@ -24,6 +24,8 @@ import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BINARY = os.environ.get("CROSSAZ_TRANSFORM_BIN", os.path.join(ROOT, "target", "debug", "crossaz-transform"))
+# The load-test generator and drivers, built by `cargo test` too.
+LOADTEST = os.environ.get("CROSSAZ_LOADTEST_BIN", os.path.join(ROOT, "target", "debug", "crossaz-loadtest"))
 # The function name cargo-lambda's emulator serves in --only-lambda-apis mode.
 FUNCTION = "_"
 BUCKET = "crossaz-snapshots"
@@ -238,6 +240,27 @@ def test_replay_of_old_data_works_with_its_snapshot(stack):
     # Records an hour older than now but fresh relative to the snapshot: the wall clock is not used.
     response = ok_response(stack, event([line("10.0.1.10", "10.0.2.10", T0 - 30)]), "replay.json")
     assert [r["result"] for r in response["records"]] == ["Ok"]
+
+
+def test_loadtest_lambda_driver_through_the_emulator(stack):
+    # The load-test Lambda driver (an Invoke API client) against cargo-lambda's emulator: an hour of
+    # generated flow logs in the function's format, in events of ~1 MB. The driver checks that every
+    # recordId comes back once; the results must add up to what was sent.
+    out_dir = stack["tmp"] / "drive"
+    run = subprocess.run(
+        [LOADTEST, "drive", "--driver", "lambda", "--function", FUNCTION,
+         "--endpoint-url", f"http://127.0.0.1:{stack['port']}", "--start", str(T0), "--hours", "1",
+         "--format", FORMAT, "--flows-per-minute", "20", "--quiet", "--out", str(out_dir)],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1"))
+    assert run.returncode == 0, run.stdout + run.stderr + stack["log"].read_text()[-3000:]
+    report = json.loads((out_dir / "report.json").read_text())
+    assert report["generated"] > 1000, report
+    assert (report["sent"], report["failed"], report["call_errors"]) == (report["generated"], 0, 0), report
+    results = report["results"]
+    assert sum(results.get(k, 0) for k in ("Ok", "Dropped", "ProcessingFailed")) == report["sent"], report
+    assert results.get("ProcessingFailed", 0) == 0, report
+    assert results.get("rows", 0) == results.get("Ok", 0), report
 
 
 def test_missing_snapshot_fails_the_invocation(stack):
