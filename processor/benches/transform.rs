@@ -9,6 +9,10 @@
 
 use std::hint::black_box;
 
+// The allocator the `crossaz-transform` binary runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use aws_lambda_events::event::firehose::KinesisFirehoseEvent;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossaz::attribute::{Attributor, Pricing};

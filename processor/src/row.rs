@@ -70,7 +70,24 @@ pub const PARTITION_FORMAT: &str = "%Y-%m-%d-%H";
 /// The `dt` partition value (`yyyy-MM-dd-HH`, UTC) of a flow that started at `start` (epoch s).
 /// Returns `None` for times outside chrono's range.
 pub fn partition_key(start: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp(start, 0).map(|t| t.format(PARTITION_FORMAT).to_string())
+    use chrono::{Datelike as _, Timelike as _};
+    use std::fmt::Write as _;
+    // Formatted by hand: this runs once per kept row, and `format(PARTITION_FORMAT)` re-parses
+    // the pattern every time. The test below pins it to PARTITION_FORMAT.
+    let t = DateTime::<Utc>::from_timestamp(start, 0)?;
+    if !(0..=9999).contains(&t.year()) {
+        return Some(t.format(PARTITION_FORMAT).to_string());
+    }
+    let mut key = String::with_capacity(16);
+    let _ = write!(
+        key,
+        "{:04}-{:02}-{:02}-{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour()
+    );
+    Some(key)
 }
 
 macro_rules! rust_type {
@@ -222,6 +239,20 @@ mod tests {
             Some("2024-05-01-14")
         );
         assert_eq!(partition_key(0).as_deref(), Some("1970-01-01-00"));
+        // The hand-written formatting agrees with PARTITION_FORMAT everywhere.
+        for start in [
+            -62_167_219_200, // 0000-01-01
+            -1,
+            1_714_568_400,
+            1_709_164_800,   // 2024-02-29
+            253_402_300_799, // 9999-12-31T23:59:59
+            253_402_300_800,
+            -62_167_219_201,
+        ] {
+            let chrono = DateTime::<Utc>::from_timestamp(start, 0)
+                .map(|t| t.format(PARTITION_FORMAT).to_string());
+            assert_eq!(partition_key(start), chrono, "{start}");
+        }
     }
 
     #[test]

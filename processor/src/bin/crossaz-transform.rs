@@ -6,6 +6,10 @@ use crossaz::lambda::{Config, Handler};
 use lambda_runtime::{LambdaEvent, service_fn};
 use pod_cache::store::SnapshotStore;
 
+// The hot path allocates and frees per record; mimalloc is markedly faster there than glibc's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
