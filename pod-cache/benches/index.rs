@@ -5,6 +5,10 @@
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
+// The allocator the transform Lambda (`crossaz-transform`), which loads these snapshots, runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;

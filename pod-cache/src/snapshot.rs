@@ -121,7 +121,8 @@ pub struct PodInfo {
     /// `spec.hostNetwork`.
     pub host_network: bool,
     /// Ports declared by the containers (only kept for hostNetwork pods).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // `default` without `skip_serializing_if`: the binary codec is positional.
+    #[serde(default)]
     pub ports: Vec<DeclaredPort>,
     /// `status.phase` (`Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`).
     pub phase: String,
@@ -129,7 +130,7 @@ pub struct PodInfo {
     pub start_time: Option<i64>,
     /// For a Succeeded or Failed pod, when it stopped (the latest container `finishedAt`, or the
     /// first observation that saw it finished): it held its IP until then and none after.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub finished_at: Option<i64>,
     /// First observation by the extractor (epoch seconds).
     pub first_seen: i64,
