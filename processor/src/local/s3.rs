@@ -9,7 +9,6 @@ use std::future::Future;
 use std::path::Path;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
@@ -108,52 +107,10 @@ pub fn is_s3_uri(location: &str) -> bool {
     location.starts_with(S3_SCHEME)
 }
 
-/// How to reach AWS: all `None` means the SDK's default chain (environment, profile, IMDS).
-#[derive(Debug, Clone, Default)]
-pub struct AwsOptions {
-    /// Custom endpoint (moto, MinIO, LocalStack); implies path-style S3 addressing.
-    pub endpoint_url: Option<String>,
-    /// Region; falls back to the SDK's region chain.
-    pub region: Option<String>,
-    /// Static access key id and secret; otherwise the SDK's credential chain.
-    pub static_credentials: Option<(String, String)>,
-}
-
-impl AwsOptions {
-    /// Options for a local AWS stand-in (moto) at `endpoint_url`, with dummy credentials.
-    pub fn local(endpoint_url: &str) -> Self {
-        Self {
-            endpoint_url: Some(endpoint_url.to_owned()),
-            region: Some("us-east-1".to_owned()),
-            static_credentials: Some(("test".to_owned(), "test".to_owned())),
-        }
-    }
-
-    /// The shared SDK configuration (region, credentials, endpoint) for any service client.
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(region) = &self.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        if let Some(url) = &self.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        if let Some((id, secret)) = &self.static_credentials {
-            loader =
-                loader.credentials_provider(Credentials::new(id, secret, None, None, "static"));
-        }
-        loader.load().await
-    }
-
-    /// An S3 client, path-style when a custom endpoint is set (moto needs it).
-    pub async fn s3_client(&self) -> Client {
-        let shared = self.sdk_config().await;
-        let config = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(self.endpoint_url.is_some())
-            .build();
-        Client::from_conf(config)
-    }
-}
+/// How to reach AWS: all `None` means the SDK's default chain (environment, profile, IMDS); a
+/// custom endpoint (moto, MinIO, LocalStack) implies path-style S3 addressing. One definition,
+/// shared with the load-test drivers.
+pub use loadtest::drivers::AwsTarget as AwsOptions;
 
 /// When to switch from one PutObject to a multipart upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
