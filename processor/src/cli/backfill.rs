@@ -24,7 +24,9 @@ use clap::Args;
 
 use crate::attribute::{DEFAULT_USD_PER_GB, Pricing};
 use crate::local::s3::{AwsOptions, BlockingS3, S3Location, is_s3_uri};
-use crate::local::source::{self, Input, SourceOptions, TimeRange, file_time, flow_log_keys};
+use crate::local::source::{
+    self, Input, SourceOptions, TimeRange, expand_path, file_time, flow_log_keys,
+};
 use crate::local::writer::{PARQUET_SUFFIX, PartitionedWriter, WriterConfig};
 use crate::row::{PARTITION_COLUMN, partition_key};
 
@@ -200,31 +202,11 @@ fn list_files(input: &str, range: TimeRange, aws: &AwsOptions) -> anyhow::Result
             place(&format!("s3://{}/{key}", location.bucket), input);
         }
     } else {
-        let mut files = Vec::new();
-        walk(Path::new(input), &mut files)?;
-        for file in files {
+        for file in expand_path(Path::new(input))? {
             place(&file.display().to_string(), Input::Path(file));
         }
     }
     Ok(Listing { hours, unstamped })
-}
-
-fn walk(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    if !meta.is_dir() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-        .filter_map(Result::ok)
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for entry in entries {
-        walk(&entry, out)?;
-    }
-    Ok(())
 }
 
 fn hour_bound(text: &str, what: &str) -> anyhow::Result<DateTime<Utc>> {

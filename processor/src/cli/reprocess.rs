@@ -35,7 +35,7 @@ use crate::attribute::{DEFAULT_USD_PER_GB, Decision, Pricing};
 use crate::flowlog::FlowFormat;
 use crate::flowlog::frame::record_lines;
 use crate::local::s3::{AwsOptions, BlockingS3, S3Location, is_s3_uri};
-use crate::local::source::normalize_format;
+use crate::local::source::{expand_path, normalize_format};
 use crate::local::writer::{PartitionedWriter, WriteSummary};
 use crate::pipeline::{LineFailure, RunStats};
 use crate::row::{Row, partition_key};
@@ -648,28 +648,14 @@ fn list_objects(
                 }
             }
         } else {
-            walk(Path::new(input), &mut objects)?;
+            objects.extend(
+                expand_path(Path::new(input))?
+                    .iter()
+                    .map(|p| p.display().to_string()),
+            );
         }
     }
     Ok(objects)
-}
-
-fn walk(path: &Path, out: &mut Vec<String>) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    if !meta.is_dir() {
-        out.push(path.display().to_string());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-        .filter_map(Result::ok)
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for entry in entries {
-        walk(&entry, out)?;
-    }
-    Ok(())
 }
 
 /// The bytes of an object, gunzipped when they start with the gzip magic.

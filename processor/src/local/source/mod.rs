@@ -349,8 +349,9 @@ pub fn open(inputs: &[Input], options: &SourceOptions) -> SourceReader {
     }
 }
 
-/// A file, or every non-hidden file under a folder (sorted, recursively).
-fn expand_path(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
+/// A file, or every non-hidden file under a folder (sorted, recursively): how every command
+/// lists a local input.
+pub fn expand_path(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
     let open_error = |e: std::io::Error| SourceError::Open {
         origin: path.display().to_string(),
         message: e.to_string(),
