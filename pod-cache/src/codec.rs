@@ -37,7 +37,7 @@ fn binary_header() -> String {
 pub enum CodecError {
     /// Serializing the snapshot failed.
     #[error("cannot serialize the snapshot: {0}")]
-    Serialize(#[source] serde_json::Error),
+    Serialize(#[source] postcard::Error),
     /// zstd compression failed.
     #[error("cannot compress the snapshot: {0}")]
     Compress(#[source] std::io::Error),
@@ -79,11 +79,6 @@ pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, CodecError> {
     let body =
         postcard::to_extend(snapshot, binary_header().into_bytes()).map_err(CodecError::Binary)?;
     zstd::bulk::compress(&body, COMPRESSION_LEVEL).map_err(CodecError::Compress)
-}
-
-/// Serializes a snapshot as compact JSON, uncompressed: the readable form (`jq`, tests).
-pub fn encode_json(snapshot: &Snapshot) -> Result<Vec<u8>, CodecError> {
-    serde_json::to_vec(snapshot).map_err(CodecError::Serialize)
 }
 
 /// Reads a snapshot written by [`encode`], or the same JSON uncompressed.
@@ -243,7 +238,7 @@ mod tests {
         assert_eq!(decode(&bytes).unwrap(), snapshot());
         // The uncompressed binary form and the JSON form read the same.
         assert_eq!(decode(&document).unwrap(), snapshot());
-        let json = encode_json(&snapshot()).unwrap();
+        let json = serde_json::to_vec(&snapshot()).unwrap();
         assert_eq!(
             String::from_utf8(json.clone()).unwrap(),
             r#"{"format":"crossaz.pod-snapshot","version":1,"cluster":"cross-az","generated_at":1795759200,"nodes":[],"pods":[]}"#

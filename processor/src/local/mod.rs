@@ -18,5 +18,3 @@ pub use self::source::{
     Framing, Input, LineChunk, SourceError, SourceLine, SourceOptions, SourceReader,
 };
 pub use self::writer::{PartitionedWriter, WriteError, WriteSummary, WriterConfig, WrittenFile};
-/// Kept at its old path for callers of `crossaz::local::synthetic`.
-pub use crate::synthetic;
