@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use aws_lambda_events::event::firehose::{KinesisFirehoseEvent, KinesisFirehoseResponse};
 use pod_cache::index::PodIndex;
 use pod_cache::store::{Fetched, SnapshotStore};
+use serde_json::value::RawValue;
 use tokio::sync::Mutex;
 
 use crate::attribute::{Attributor, Pricing};
+use crate::firehose::FirehoseEvent;
 use crate::flowlog::{FlowFormat, RECOMMENDED_FORMAT};
 use crate::metrics::transform_emf;
 use crate::transform::{Transform, TransformSettings};
@@ -221,12 +222,10 @@ impl Handler {
         }
     }
 
-    /// Handles one Firehose event. Returns an error (failing the invocation, so Firehose
-    /// retries) only for systemic failures.
-    pub async fn handle(
-        &self,
-        event: KinesisFirehoseEvent,
-    ) -> anyhow::Result<KinesisFirehoseResponse> {
+    /// Handles one Firehose event. Returns the response document, which the runtime sends
+    /// verbatim, or an error (failing the invocation, so Firehose retries) only for systemic
+    /// failures.
+    pub async fn handle(&self, event: FirehoseEvent) -> anyhow::Result<Box<RawValue>> {
         let index = self.index().await?;
         let attributor = Attributor::new(&index, self.config.pricing);
         let transform = Transform::new(&self.config.format, attributor, self.config.settings);
@@ -254,7 +253,7 @@ impl Handler {
             snapshot_age_secs = age,
             "batch done"
         );
-        Ok(response)
+        Ok(response.into_raw_value()?)
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod attribute;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod firehose;
 #[cfg(test)]
 mod fixtures;
 pub mod flowlog;

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::ser::{CompactFormatter, Formatter as _};
 
 /// The SQL type of a column, in the vocabulary shared by Glue/Athena, Arrow and JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +113,27 @@ macro_rules! value_of {
     };
 }
 
+/// Appends one present value as JSON, exactly as serde_json writes it.
+macro_rules! write_value {
+    (Str, $out:expr, $v:expr) => {
+        crate::firehose::write_str($out, $v)
+    };
+    (Int, $out:expr, $v:expr) => {
+        let _ = CompactFormatter.write_i32($out, *$v);
+    };
+    (BigInt, $out:expr, $v:expr) => {
+        let _ = CompactFormatter.write_i64($out, *$v);
+    };
+    (Double, $out:expr, $v:expr) => {
+        // serde_json writes non-finite floats as null.
+        let _ = if $v.is_finite() {
+            CompactFormatter.write_f64($out, *$v)
+        } else {
+            CompactFormatter.write_null($out)
+        };
+    };
+}
+
 macro_rules! row_schema {
     ($( $(#[doc = $doc:literal])+ $name:ident : $kind:ident, )*) => {
         /// Every column of the row schema, in output order.
@@ -136,6 +158,24 @@ macro_rules! row_schema {
             /// The row's values in [`COLUMNS`] order.
             pub fn values(&self) -> [Value<'_>; COLUMNS.len()] {
                 [ $( value_of!($kind, self.$name), )* ]
+            }
+
+            /// Appends the row as one JSON object, byte for byte what `serde_json::to_writer`
+            /// writes for it (absent values left out), without serde's per-key escaping: the
+            /// transform writes one per kept flow.
+            pub fn write_json(&self, out: &mut Vec<u8>) {
+                out.push(b'{');
+                let mut first = true;
+                $(
+                    if let Some(value) = &self.$name {
+                        let key = concat!(",\"", stringify!($name), "\":").as_bytes();
+                        out.extend_from_slice(if first { &key[1..] } else { key });
+                        first = false;
+                        write_value!($kind, out, value);
+                    }
+                )*
+                let _ = first;
+                out.push(b'}');
             }
         }
     };
@@ -222,6 +262,8 @@ row_schema! {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -270,6 +312,67 @@ mod tests {
             json,
             r#"{"flow_id":"ab","start_ts":10,"bytes":99,"src_kind":"pod","cost_usd":0.5}"#
         );
+        let mut written = Vec::new();
+        row.write_json(&mut written);
+        assert_eq!(String::from_utf8(written).unwrap(), json);
+        let mut empty = Vec::new();
+        Row::default().write_json(&mut empty);
+        assert_eq!(empty, b"{}");
+    }
+
+    /// A row with each column present or absent, holding any value of its type.
+    fn any_row() -> impl Strategy<Value = Row<'static>> {
+        let cell = (
+            any::<Option<String>>(),
+            any::<i64>(),
+            any::<f64>(),
+            any::<bool>(),
+        );
+        proptest::collection::vec(cell, COLUMNS.len()).prop_map(|cells| {
+            let mut object = serde_json::Map::new();
+            for (column, (text, int, float, present)) in COLUMNS.iter().zip(cells) {
+                let value = match column.kind {
+                    ColumnType::Str => text.map(serde_json::Value::from),
+                    ColumnType::Int => present.then(|| (int as i32).into()),
+                    ColumnType::BigInt => present.then(|| int.into()),
+                    // JSON has no NaN or infinity to read back; write_json's null is checked apart.
+                    ColumnType::Double => (present && float.is_finite()).then(|| float.into()),
+                };
+                if let Some(value) = value {
+                    object.insert(column.name.to_owned(), value);
+                }
+            }
+            serde_json::from_value(object.into()).expect("row from its own columns")
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn write_json_is_byte_for_byte_serde_json(row in any_row()) {
+            let mut written = Vec::new();
+            row.write_json(&mut written);
+            prop_assert_eq!(written, serde_json::to_vec(&row).unwrap());
+        }
+    }
+
+    #[test]
+    fn non_finite_cost_is_written_as_serde_json_writes_it() {
+        for cost in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            1e-300,
+            5e-324,
+        ] {
+            let row = Row {
+                cost_usd: Some(cost),
+                ..Row::default()
+            };
+            let mut written = Vec::new();
+            row.write_json(&mut written);
+            assert_eq!(written, serde_json::to_vec(&row).unwrap(), "{cost}");
+        }
     }
 
     #[test]

@@ -6,20 +6,18 @@
 //! against the records' own times, and the batch counters. It is pure: the snapshot index, format
 //! and settings come in, the response and [`BatchStats`] go out; the Lambda shell does I/O.
 
-use std::collections::HashMap;
 use std::fmt;
 
-use aws_lambda_events::event::firehose::{
-    KinesisFirehoseEvent, KinesisFirehoseResponse, KinesisFirehoseResponseRecord,
-};
-use serde::Serialize;
 use thiserror::Error;
 
 use crate::attribute::{Attributor, Decision, DropReason};
+pub use crate::firehose::Outcome;
+use crate::firehose::{
+    FirehoseEvent, FirehoseResponse, RECORD_FRAMING_BYTES, ResponseWriter, base64_len,
+};
 use crate::flowlog::FlowFormat;
 use crate::flowlog::frame::record_lines;
 use crate::pipeline::decide_line;
-use crate::row::PARTITION_COLUMN;
 
 /// A synchronous Lambda response may be 6 MB (6,291,456 bytes); like Splunk's AWS-licensed
 /// flow-log processor we budget 6,000,000 bytes to leave room for JSON framing we do not count.
@@ -32,33 +30,10 @@ pub const DEFAULT_MAX_SNAPSHOT_LAG_SECS: i64 = 600;
 /// prefix, replayed by `crossaz reprocess` with the history snapshot of their hour): the
 /// snapshot retains vanished pods for an hour (pod-cache `DEFAULT_RETENTION_SECS`).
 pub const DEFAULT_MAX_RECORD_AGE_SECS: i64 = 3600;
-/// JSON around one response record besides its id and data: `{"recordId":"","result":
-/// "ProcessingFailed","data":"","metadata":{"partitionKeys":{"dt":"yyyy-MM-dd-HH"}}},`.
-const RECORD_OVERHEAD_BYTES: usize = 110;
+/// Length of a `dt` partition key, `yyyy-MM-dd-HH`.
+const PARTITION_KEY_BYTES: usize = 13;
 /// At most this many per-record failures are logged per batch; the rest are only counted.
 const MAX_LOGGED_FAILURES: usize = 5;
-
-/// The result of one Firehose record, serialized exactly as Firehose expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Outcome {
-    /// Transformed; the data holds one or more rows.
-    Ok,
-    /// Intentionally not kept (every line was dropped by a counting rule).
-    Dropped,
-    /// Could not be transformed; Firehose writes the original to the error prefix.
-    ProcessingFailed,
-}
-
-impl Outcome {
-    /// The exact spelling Firehose expects in `result`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "Ok",
-            Outcome::Dropped => "Dropped",
-            Outcome::ProcessingFailed => "ProcessingFailed",
-        }
-    }
-}
 
 /// Why one record failed (it goes to the error prefix and can be replayed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,8 +182,8 @@ pub struct Transform<'a> {
 
 /// What one record turned into before the budget is applied.
 enum Processed {
+    /// The rows are in the caller's buffer.
     Rows {
-        payload: Vec<u8>,
         dt: String,
         lines: u64,
         kept: u64,
@@ -242,55 +217,68 @@ impl<'a> Transform<'a> {
     /// snapshot fails the invocation.
     pub fn run(
         &self,
-        event: &KinesisFirehoseEvent,
-    ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
+        event: &FirehoseEvent,
+    ) -> Result<(FirehoseResponse, BatchStats), SystemicError> {
         let snapshot_at = self.attributor.index().snapshot().generated_at;
         let mut stats = BatchStats {
             records_in: event.records.len() as u64,
             ..BatchStats::default()
         };
-        let mut out = Vec::with_capacity(event.records.len());
         // Every record comes back, whatever its outcome: reserve their framing first, so the
         // budget left is what `Ok` payloads may use.
         let framing: usize = event
             .records
             .iter()
-            .map(|r| RECORD_OVERHEAD_BYTES + r.record_id.as_deref().map_or(0, str::len))
+            .map(|r| RECORD_FRAMING_BYTES + PARTITION_KEY_BYTES + r.record_id.len())
             .sum();
         let mut budget = self.settings.max_response_bytes.saturating_sub(framing);
+        let input: usize = event
+            .records
+            .iter()
+            .map(|r| r.data.bytes().map_or(0, <[u8]>::len))
+            .sum();
+        let mut out = ResponseWriter::with_capacity(framing + base64_len(input));
+        // The rows of one record, reused from record to record.
+        let mut rows = Vec::with_capacity(1 << 16);
         let mut logged = 0;
         let mut mixed_hours = 0;
         for record in &event.records {
-            let id = record.record_id.as_deref().unwrap_or("");
-            let processed = self.process(&record.data.0, &mut stats.newest_start, &mut mixed_hours);
-            let overhead = RECORD_OVERHEAD_BYTES + id.len();
-            let (outcome, data, dt) = match processed {
+            let id = record.record_id.as_str();
+            rows.clear();
+            let processed = match record.data.bytes() {
+                Ok(data) => {
+                    self.process(data, &mut rows, &mut stats.newest_start, &mut mixed_hours)
+                }
+                Err(reason) => Processed::Failed(RecordFailure::Frame(reason.to_owned())),
+            };
+            match processed {
                 Processed::Rows {
-                    payload,
                     dt,
                     lines,
                     kept,
                     bytes,
                     drops,
                 } => {
-                    if base64_len(payload.len()) > budget {
+                    let encoded = base64_len(rows.len());
+                    if encoded > budget {
                         stats.failed_over_budget += 1;
                         Self::fail(&mut stats, &mut logged, id, &RecordFailure::OverBudget);
-                        (Outcome::ProcessingFailed, Vec::new(), None)
+                        out.push(id, Outcome::ProcessingFailed, &[], None);
                     } else {
+                        budget -= encoded;
                         stats.lines += lines;
                         stats.rows_kept += kept;
                         stats.bytes_kept += bytes;
                         add(&mut stats.dropped, &drops);
                         stats.records_ok += 1;
-                        (Outcome::Ok, payload, Some(dt))
+                        out.push(id, Outcome::Ok, &rows, Some(&dt));
                     }
                 }
                 Processed::Dropped { lines, drops } => {
                     stats.lines += lines;
                     add(&mut stats.dropped, &drops);
                     stats.records_dropped += 1;
-                    (Outcome::Dropped, Vec::new(), None)
+                    out.push(id, Outcome::Dropped, &[], None);
                 }
                 Processed::Failed(failure) => {
                     match failure {
@@ -298,12 +286,9 @@ impl<'a> Transform<'a> {
                         _ => stats.failed_parse += 1,
                     }
                     Self::fail(&mut stats, &mut logged, id, &failure);
-                    (Outcome::ProcessingFailed, Vec::new(), None)
+                    out.push(id, Outcome::ProcessingFailed, &[], None);
                 }
-            };
-            budget = budget.saturating_sub(base64_len(data.len()));
-            stats.response_bytes += overhead + base64_len(data.len());
-            out.push(response_record(record.record_id.clone(), outcome, data, dt));
+            }
         }
         stats.mixed_hours = mixed_hours;
         if let Some(newest) = stats.newest_start {
@@ -317,8 +302,8 @@ impl<'a> Transform<'a> {
                 });
             }
         }
-        let mut response = KinesisFirehoseResponse::default();
-        response.records = out;
+        let response = out.finish();
+        stats.response_bytes = response.as_bytes().len();
         Ok((response, stats))
     }
 
@@ -330,14 +315,19 @@ impl<'a> Transform<'a> {
         }
     }
 
-    /// Parses, attributes and encodes one record's lines.
-    fn process(&self, data: &[u8], newest: &mut Option<i64>, mixed_hours: &mut u64) -> Processed {
+    /// Parses, attributes and encodes one record's lines; kept rows are appended to `payload`.
+    fn process(
+        &self,
+        data: &[u8],
+        payload: &mut Vec<u8>,
+        newest: &mut Option<i64>,
+        mixed_hours: &mut u64,
+    ) -> Processed {
         let lines = match record_lines(data) {
             Ok(lines) => lines,
             Err(e) => return Processed::Failed(RecordFailure::Frame(e.to_string())),
         };
         let snapshot_at = self.attributor.index().snapshot().generated_at;
-        let mut payload = Vec::new();
         let mut first_dt: Option<String> = None;
         let (mut count, mut kept, mut bytes) = (0u64, 0u64, 0u64);
         let mut drops: Drops = [0; DropReason::ALL.len()];
@@ -366,8 +356,7 @@ impl<'a> Transform<'a> {
                 Ok(Decision::Keep { row, dt }) => {
                     kept += 1;
                     bytes += row.bytes.unwrap_or(0).unsigned_abs();
-                    // Writing JSON into a Vec cannot fail for these plain types.
-                    let _ = serde_json::to_writer(&mut payload, &row);
+                    row.write_json(payload);
                     payload.push(b'\n');
                     match &first_dt {
                         None => first_dt = Some(dt),
@@ -387,7 +376,6 @@ impl<'a> Transform<'a> {
         *newest = newest_here;
         match first_dt {
             Some(dt) => Processed::Rows {
-                payload,
                 dt,
                 lines: count,
                 kept,
@@ -408,32 +396,13 @@ fn add(into: &mut Drops, from: &Drops) {
     }
 }
 
-/// Length of the base64 encoding of `n` bytes.
-fn base64_len(n: usize) -> usize {
-    n.div_ceil(3) * 4
-}
-
-fn response_record(
-    record_id: Option<String>,
-    outcome: Outcome,
-    data: Vec<u8>,
-    dt: Option<String>,
-) -> KinesisFirehoseResponseRecord {
-    let mut r = KinesisFirehoseResponseRecord::default();
-    r.record_id = record_id;
-    r.result = Some(outcome.as_str().to_owned());
-    r.data.0 = data;
-    if let Some(dt) = dt {
-        r.metadata.partition_keys = HashMap::from([(PARTITION_COLUMN.to_owned(), dt)]);
-    }
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use serde_json::{Value, json};
+
+    use aws_lambda_events::event::firehose::KinesisFirehoseResponse;
 
     use super::*;
     use crate::attribute::Pricing;
@@ -451,7 +420,7 @@ mod tests {
         )
     }
 
-    fn event(payloads: &[Vec<u8>]) -> KinesisFirehoseEvent {
+    fn event(payloads: &[Vec<u8>]) -> FirehoseEvent {
         let records: Vec<Value> = payloads
             .iter()
             .enumerate()
@@ -473,18 +442,21 @@ mod tests {
         serde_json::to_vec(&json!({ "message": line })).unwrap()
     }
 
+    /// Runs the transform and reads its response back with aws_lambda_events' types.
     fn run_with(
         settings: TransformSettings,
         payloads: &[Vec<u8>],
     ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
         let index = index();
         let format = FlowFormat::parse(FORMAT).unwrap();
-        Transform::new(
+        let (response, stats) = Transform::new(
             &format,
             Attributor::new(&index, Pricing::default()),
             settings,
         )
-        .run(&event(payloads))
+        .run(&event(payloads))?;
+        assert_eq!(stats.response_bytes, response.as_bytes().len());
+        Ok((serde_json::from_slice(response.as_bytes()).unwrap(), stats))
     }
 
     fn rows(data: &[u8]) -> Vec<serde_json::Map<String, Value>> {
@@ -567,6 +539,38 @@ mod tests {
     }
 
     #[test]
+    fn a_record_that_is_not_base64_fails_alone() {
+        let cross = line("10.0.2.30", "10.0.1.10", T0 + 5, 1000, "egress");
+        let event: FirehoseEvent = serde_json::from_value(json!({"records": [
+            {"recordId": "good", "data": STANDARD.encode(message(&cross))},
+            {"recordId": "bad", "data": "%%% not base64"},
+        ]}))
+        .unwrap();
+        let index = index();
+        let format = FlowFormat::parse(FORMAT).unwrap();
+        let transform = Transform::new(
+            &format,
+            Attributor::new(&index, Pricing::default()),
+            TransformSettings::default(),
+        );
+        let (response, stats) = transform.run(&event).unwrap();
+        let parsed: KinesisFirehoseResponse = serde_json::from_slice(response.as_bytes()).unwrap();
+        let results: Vec<_> = parsed
+            .records
+            .iter()
+            .map(|r| (r.record_id.as_deref(), r.result.as_deref()))
+            .collect();
+        assert_eq!(
+            results,
+            [
+                (Some("good"), Some("Ok")),
+                (Some("bad"), Some("ProcessingFailed"))
+            ]
+        );
+        assert_eq!((stats.records_ok, stats.failed_parse), (1, 1));
+    }
+
+    #[test]
     fn response_budget_fails_records_that_would_overflow_it() {
         let cross = line("10.0.2.30", "10.0.1.10", T0 + 5, 1000, "egress");
         let payloads: Vec<Vec<u8>> = (0..20).map(|_| message(&cross)).collect();
@@ -580,8 +584,11 @@ mod tests {
         assert_eq!(response.records.len(), 20);
         assert!(stats.failed_over_budget > 0 && stats.records_ok > 0);
         assert_eq!(stats.records_ok + stats.failed_over_budget, 20);
-        let wire = serde_json::to_vec(&response).unwrap();
-        assert!(wire.len() <= budget, "{} > {budget}", wire.len());
+        assert!(
+            stats.response_bytes <= budget,
+            "{} > {budget}",
+            stats.response_bytes
+        );
         let ok_then_failed: Vec<&str> = response
             .records
             .iter()

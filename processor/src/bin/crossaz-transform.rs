@@ -1,7 +1,7 @@
 //! The Firehose transform Lambda (`bootstrap`): config from the environment, clients built
 //! once, then the Lambda runtime loop.
 
-use aws_lambda_events::event::firehose::KinesisFirehoseEvent;
+use crossaz::firehose::FirehoseEvent;
 use crossaz::lambda::{Config, Handler};
 use lambda_runtime::{LambdaEvent, service_fn};
 use pod_cache::store::SnapshotStore;
@@ -33,7 +33,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = Handler::new(config, store);
     let handler = &handler;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisFirehoseEvent>| async move {
+        move |event: LambdaEvent<FirehoseEvent>| async move {
             handler
                 .handle(event.payload)
                 .await

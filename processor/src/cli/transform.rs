@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use aws_lambda_events::event::firehose::KinesisFirehoseEvent;
 use clap::Args;
 use pod_cache::index::PodIndex;
 
 use crate::attribute::{Attributor, DEFAULT_USD_PER_GB, DropReason, Pricing};
+use crate::firehose::FirehoseEvent;
 use crate::flowlog::{FlowFormat, RECOMMENDED_FORMAT};
 use crate::transform::{BatchStats, Transform, TransformSettings};
 
@@ -66,15 +66,14 @@ pub(super) fn run(args: &TransformArgs) -> anyhow::Result<ExitCode> {
     let mut failed_events = 0;
     let started = Instant::now();
     for path in event_files(&args.input)? {
-        let event: KinesisFirehoseEvent = serde_json::from_slice(&read_file(&path)?)
+        let event: FirehoseEvent = serde_json::from_slice(&read_file(&path)?)
             .with_context(|| format!("{} is not a Firehose event", path.display()))?;
         match transform.run(&event) {
             Ok((response, stats)) => {
                 total.absorb(&stats);
                 if let (Some(out), Some(name)) = (&args.out, path.file_name()) {
                     let target = out.join(name);
-                    let json = serde_json::to_vec(&response)?;
-                    std::fs::write(&target, json)
+                    std::fs::write(&target, response.as_bytes())
                         .with_context(|| format!("writing {}", target.display()))?;
                 }
             }
