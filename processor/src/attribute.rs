@@ -7,7 +7,6 @@
 //! lands in exactly one class) and is documented in `docs/counting.md`.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use pod_cache::index::{Endpoint, PodIndex};
 use thiserror::Error;
@@ -257,8 +256,33 @@ fn same_zone(src: &Endpoint<'_>, dst: &Endpoint<'_>) -> Option<bool> {
 
 /// xxh3-64 of the raw line as 16 lower-case hex digits: stable across builds and platforms.
 pub fn flow_id(raw: &str) -> String {
-    let mut out = String::with_capacity(16);
-    let _ = write!(out, "{:016x}", xxh3_64(raw.as_bytes()));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hash = xxh3_64(raw.as_bytes());
+    // By hand, not `format!("{:016x}")`: one per kept row, and the formatter is slow.
+    (0..16)
+        .rev()
+        .map(|nibble| char::from(HEX[((hash >> (nibble * 4)) & 0xf) as usize]))
+        .collect()
+}
+
+/// The address as `IpAddr`'s `Display` writes it; IPv4 by hand (one per side of a kept row).
+fn ip_text(ip: std::net::IpAddr) -> String {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
     out
 }
 
@@ -275,7 +299,7 @@ enum Side {
 fn fill_side<'a>(row: &mut Row<'a>, side: Side, ip: std::net::IpAddr, end: &Endpoint<'a>) {
     let pod = end.pod();
     let node = end.node();
-    let ip = Some(Cow::Owned(ip.to_string()));
+    let ip = Some(Cow::Owned(ip_text(ip)));
     let kind = Some(Cow::Borrowed(end.kind()));
     let namespace = pod.map(|p| Cow::Borrowed(p.namespace.as_str()));
     let name = pod.map(|p| Cow::Borrowed(p.name.as_str()));
@@ -557,7 +581,24 @@ mod tests {
     }
 
     #[test]
+    fn ip_text_is_display() {
+        for ip in [
+            "0.0.0.0",
+            "10.0.1.9",
+            "192.168.100.255",
+            "255.255.255.255",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+    }
+
+    #[test]
     fn flow_id_is_stable_hex() {
+        assert_eq!(flow_id("a"), format!("{:016x}", xxh3_64(b"a")));
+        assert_eq!(flow_id(""), format!("{:016x}", xxh3_64(b"")));
         assert_eq!(flow_id("a").len(), 16);
         assert_eq!(flow_id("a"), flow_id("a"));
         assert_ne!(flow_id("a"), flow_id("b"));

@@ -14,108 +14,93 @@
 //! Both documents are the ones aws_lambda_events' `KinesisFirehoseEvent` and
 //! `KinesisFirehoseResponse` describe; the tests check the writer against those types.
 
-use std::fmt;
+use std::borrow::Cow;
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use thiserror::Error;
 
-/// One transformation event: the records of one Lambda invocation.
+/// One transformation event: the records of one Lambda invocation, borrowed from the event text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FirehoseEvent {
+pub struct FirehoseEvent<'a> {
     /// The invocation's ID.
-    #[serde(default)]
-    pub invocation_id: Option<String>,
+    #[serde(default, borrow)]
+    pub invocation_id: Option<Cow<'a, str>>,
     /// The delivery stream that invoked the Lambda.
-    #[serde(default)]
-    pub delivery_stream_arn: Option<String>,
+    #[serde(default, borrow)]
+    pub delivery_stream_arn: Option<Cow<'a, str>>,
     /// The delivery stream's region.
-    #[serde(default)]
-    pub region: Option<String>,
+    #[serde(default, borrow)]
+    pub region: Option<Cow<'a, str>>,
     /// The records, in order; the response must return each `record_id` once.
-    pub records: Vec<FirehoseRecord>,
+    #[serde(borrow)]
+    pub records: Vec<FirehoseRecord<'a>>,
 }
 
 /// One record of an event.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FirehoseRecord {
+pub struct FirehoseRecord<'a> {
     /// The ID the response must echo.
-    pub record_id: String,
-    /// The record's payload, base64-decoded.
-    pub data: RecordData,
+    #[serde(borrow)]
+    pub record_id: Cow<'a, str>,
+    /// The record's payload as base64 text; [`FirehoseRecord::decode_into`] decodes it.
+    #[serde(borrow)]
+    pub data: Cow<'a, str>,
 }
 
-/// A record's payload: decoded bytes, or why the base64 text could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordData {
-    /// The decoded payload.
-    Bytes(Vec<u8>),
-    /// The `data` string is not standard padded base64 (this says why).
-    NotBase64(String),
+/// The event text is not a Firehose transformation event.
+#[derive(Debug, Error)]
+pub enum EventError {
+    /// The text is not UTF-8.
+    #[error("event is not UTF-8: {0}")]
+    NotUtf8(#[from] std::str::Utf8Error),
+    /// The text is not an event's JSON.
+    #[error("event is not a Firehose transformation event: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
-impl Default for RecordData {
-    fn default() -> Self {
-        RecordData::Bytes(Vec::new())
+impl<'a> FirehoseEvent<'a> {
+    /// Reads an event from its JSON text. Strings borrow from `text` (base64 data has nothing
+    /// to unescape), and the text is checked as UTF-8 once, not string by string.
+    pub fn from_json(text: &'a [u8]) -> Result<FirehoseEvent<'a>, EventError> {
+        Ok(serde_json::from_str(std::str::from_utf8(text)?)?)
     }
-}
 
-impl RecordData {
-    /// The decoded bytes, or the reason they could not be decoded.
-    pub fn bytes(&self) -> Result<&[u8], &str> {
-        match self {
-            RecordData::Bytes(bytes) => Ok(bytes),
-            RecordData::NotBase64(reason) => Err(reason),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for RecordData {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Base64Text;
-        impl Visitor<'_> for Base64Text {
-            type Value = RecordData;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a base64 string")
-            }
-
-            // serde_json hands unescaped strings over borrowed from the event text (and escaped
-            // ones from its scratch buffer): decoding here never copies the base64 text.
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<RecordData, E> {
-                Ok(match base64_simd::STANDARD.decode_to_vec(text) {
-                    Ok(bytes) => RecordData::Bytes(bytes),
-                    Err(e) => RecordData::NotBase64(format!(
-                        "data is not base64 ({e}): {} characters",
-                        text.len()
-                    )),
-                })
-            }
-        }
-        deserializer.deserialize_str(Base64Text)
-    }
-}
-
-impl FirehoseEvent {
     /// An event of `(recordId, payload)` pairs, as Firehose would send them (tests, tools).
-    pub fn from_payloads<I, S, P>(records: I) -> FirehoseEvent
+    pub fn from_payloads<I, S, P>(records: I) -> FirehoseEvent<'static>
     where
         I: IntoIterator<Item = (S, P)>,
         S: Into<String>,
-        P: Into<Vec<u8>>,
+        P: AsRef<[u8]>,
     {
         FirehoseEvent {
             records: records
                 .into_iter()
                 .map(|(id, data)| FirehoseRecord {
-                    record_id: id.into(),
-                    data: RecordData::Bytes(data.into()),
+                    record_id: Cow::Owned(id.into()),
+                    data: Cow::Owned(base64_simd::STANDARD.encode_to_string(data)),
                 })
                 .collect(),
             ..FirehoseEvent::default()
         }
+    }
+}
+
+impl FirehoseRecord<'_> {
+    /// Replaces `buf`'s contents with the decoded payload, or says why `data` is not base64.
+    pub fn decode_into(&self, buf: &mut Vec<u8>) -> Result<(), String> {
+        buf.clear();
+        base64_simd::STANDARD
+            .decode_append(self.data.as_bytes(), buf)
+            .map_err(|e| {
+                format!(
+                    "data is not standard base64 ({e}): {} characters",
+                    self.data.len()
+                )
+            })
     }
 }
 
@@ -245,23 +230,44 @@ impl FirehoseResponse {
     }
 }
 
-/// Bytes that a JSON string must escape: `"`, `\` and control characters.
-#[inline]
-fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
+/// Bytes of a `u64` each holding `b`.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
 }
 
-/// Appends `s` as a JSON string, byte-for-byte as serde_json writes it.
+/// Whether any byte of `word` is one a JSON string must escape: `"`, `\\` or a control
+/// character (below 0x20). Eight bytes at a time; exact, not an estimate.
+#[inline]
+fn word_needs_escape(word: u64) -> bool {
+    const HIGH: u64 = splat(0x80);
+    // A byte is below n (n <= 0x80) iff subtracting n borrows into its high bit, for bytes
+    // whose own high bit is clear; bytes with the high bit set never need escaping.
+    let below = |w: u64, n: u8| w.wrapping_sub(splat(n)) & !w & HIGH;
+    let zero = |w: u64| below(w, 1);
+    below(word, 0x20) | zero(word ^ splat(b'"')) | zero(word ^ splat(b'\\')) != 0
+}
+
+/// Appends `s` as a JSON string, byte for byte as serde_json writes it.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    // No early exit: short strings, and the fold vectorizes.
-    if s.bytes().fold(false, |any, b| any | needs_escape(b)) {
+    let bytes = s.as_bytes();
+    let mut chunks = bytes.chunks_exact(8);
+    let mut escape = chunks
+        .by_ref()
+        .any(|c| word_needs_escape(u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]))));
+    if !escape {
+        let mut tail = [b' '; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        escape = word_needs_escape(u64::from_ne_bytes(tail));
+    }
+    if escape {
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     } else {
-        out.reserve(s.len() + 2);
+        out.reserve(bytes.len() + 2);
         out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(bytes);
         out.push(b'"');
     }
 }
@@ -293,35 +299,51 @@ mod tests {
                 {"recordId": "3", "data": "not base64!"}
             ]
         }"#;
-        let event: FirehoseEvent = serde_json::from_str(text).unwrap();
+        let event = FirehoseEvent::from_json(text.as_bytes()).unwrap();
         assert_eq!(event.invocation_id.as_deref(), Some("invocationIdExample"));
         assert_eq!(event.region.as_deref(), Some("us-east-1"));
         assert_eq!(event.records.len(), 3);
+        let first = &event.records[0];
         assert_eq!(
-            event.records[0].record_id,
+            first.record_id,
             "49546986683135544286507457936321625675700192471156785154"
         );
-        assert_eq!(event.records[0].data.bytes(), Ok(&b"Hello World"[..]));
-        assert_eq!(event.records[1].data.bytes(), Ok(&b"hi?"[..]));
-        let reason = event.records[2].data.bytes().unwrap_err();
-        assert!(reason.starts_with("data is not base64"), "{reason}");
+        assert!(
+            matches!(first.data, Cow::Borrowed(_)),
+            "no copy of the data"
+        );
+        let mut buf = b"stale".to_vec();
+        first.decode_into(&mut buf).unwrap();
+        assert_eq!(buf, b"Hello World");
+        event.records[1].decode_into(&mut buf).unwrap();
+        assert_eq!(buf, b"hi?");
+        let reason = event.records[2].decode_into(&mut buf).unwrap_err();
+        assert!(
+            reason.starts_with("data is not standard base64"),
+            "{reason}"
+        );
     }
 
     #[test]
     fn refuses_events_that_are_not_firehose_events() {
-        for (text, needle) in [
-            (r#"{"invocationId":"x"}"#, "missing field `records`"),
+        let cases: [(&[u8], &str); 4] = [
+            (br#"{"invocationId":"x"}"#, "missing field `records`"),
             (
-                r#"{"records":[{"data":"aGk="}]}"#,
+                br#"{"records":[{"data":"aGk="}]}"#,
                 "missing field `recordId`",
             ),
             (
-                r#"{"records":[{"recordId":"1","data":5}]}"#,
-                "a base64 string",
+                br#"{"records":[{"recordId":"1","data":5}]}"#,
+                "invalid type: integer `5`",
             ),
-        ] {
-            let e = serde_json::from_str::<FirehoseEvent>(text).unwrap_err();
-            assert!(e.to_string().contains(needle), "{text}: {e}");
+            (
+                b"{\"records\":[{\"recordId\":\"\xff\"}]}",
+                "event is not UTF-8",
+            ),
+        ];
+        for (text, needle) in cases {
+            let e = FirehoseEvent::from_json(text).unwrap_err();
+            assert!(e.to_string().contains(needle), "{text:?}: {e}");
         }
     }
 
@@ -375,6 +397,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_byte_that_needs_escaping_is_found_at_every_position() {
+        for b in 0..=u8::MAX {
+            let needs = b < 0x20 || b == b'"' || b == b'\\';
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = b;
+                assert_eq!(
+                    word_needs_escape(u64::from_ne_bytes(word)),
+                    needs,
+                    "byte {b:#x} at {at}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn strings_are_written_as_serde_json_writes_them(s in any::<String>()) {
@@ -394,13 +432,16 @@ mod tests {
                     "data": STANDARD.encode(p),
                 })).collect::<Vec<_>>()
             });
-            let ours: FirehoseEvent = serde_json::from_value(event.clone()).unwrap();
+            let text = event.to_string();
+            let ours = FirehoseEvent::from_json(text.as_bytes()).unwrap();
             let theirs: KinesisFirehoseEvent = serde_json::from_value(event).unwrap();
             let mut w = ResponseWriter::with_capacity(0);
+            let mut buf = Vec::new();
             for (a, b) in ours.records.iter().zip(&theirs.records) {
-                prop_assert_eq!(Some(&a.record_id), b.record_id.as_ref());
-                prop_assert_eq!(a.data.bytes(), Ok(&b.data.0[..]));
-                w.push(&a.record_id, Outcome::Ok, a.data.bytes().unwrap(), Some("dt"));
+                prop_assert_eq!(Some(a.record_id.as_ref()), b.record_id.as_deref());
+                a.decode_into(&mut buf).unwrap();
+                prop_assert_eq!(&buf, &b.data.0);
+                w.push(&a.record_id, Outcome::Ok, &buf, Some("dt"));
             }
             let back: KinesisFirehoseResponse = serde_json::from_slice(w.finish().as_bytes()).unwrap();
             let data: Vec<Vec<u8>> = back.records.into_iter().map(|r| r.data.0).collect();

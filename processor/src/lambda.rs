@@ -5,11 +5,20 @@
 //! revalidating it with a conditional GET at most every `refresh` seconds, swapping in a freshly
 //! built index atomically, and emitting logs and EMF metrics per batch. It never reads
 //! `std::env` itself: `main` passes the lookup.
+//!
+//! It also owns [`RawEvents`], the runtime layer that hands the handler each event's raw text,
+//! so that the event is read in place ([`FirehoseEvent::from_json`]) instead of being copied
+//! record by record into an owned type by the runtime's own deserialization.
 
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use dashmap::DashMap;
+use lambda_runtime::tower::{Layer, Service};
+use lambda_runtime::{LambdaEvent, LambdaInvocation};
 use pod_cache::index::PodIndex;
 use pod_cache::store::{Fetched, SnapshotStore};
 use serde_json::value::RawValue;
@@ -153,6 +162,73 @@ struct Cached {
     checked: Instant,
 }
 
+/// A runtime layer that takes each invocation's event text before the runtime deserializes it,
+/// leaving `null` in its place, and keeps it for the handler under the invocation's request id.
+/// The handler is then typed `LambdaEvent<()>` and calls [`RawEvents::take`].
+///
+/// Keyed by request id, so invocations the runtime runs concurrently
+/// (`AWS_LAMBDA_MAX_CONCURRENCY`) each get their own event.
+#[derive(Debug, Clone, Default)]
+pub struct RawEvents {
+    bodies: Arc<DashMap<String, Bytes>>,
+}
+
+impl RawEvents {
+    /// The event text of the invocation `event` belongs to (once).
+    pub fn take(&self, event: &LambdaEvent<()>) -> anyhow::Result<Bytes> {
+        self.bodies
+            .remove(&event.context.request_id)
+            .map(|(_, body)| body)
+            .with_context(|| {
+                format!(
+                    "no event text kept for request {}: is the RawEvents layer installed?",
+                    event.context.request_id
+                )
+            })
+    }
+
+    /// Invocations whose text is kept and not yet taken.
+    pub fn pending(&self) -> usize {
+        self.bodies.len()
+    }
+}
+
+impl<S> Layer<S> for RawEvents {
+    type Service = RawEventService<S>;
+
+    fn layer(&self, inner: S) -> RawEventService<S> {
+        RawEventService {
+            inner,
+            events: self.clone(),
+        }
+    }
+}
+
+/// The service [`RawEvents`] wraps around the runtime's own.
+#[derive(Debug, Clone)]
+pub struct RawEventService<S> {
+    inner: S,
+    events: RawEvents,
+}
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawEventService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> S::Future {
+        let body = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
+        self.events
+            .bodies
+            .insert(invocation.context.request_id.clone(), body);
+        self.inner.call(invocation)
+    }
+}
+
 /// The per-container state: built once in `main`, shared by every invocation.
 pub struct Handler {
     config: Config,
@@ -225,7 +301,7 @@ impl Handler {
     /// Handles one Firehose event. Returns the response document, which the runtime sends
     /// verbatim, or an error (failing the invocation, so Firehose retries) only for systemic
     /// failures.
-    pub async fn handle(&self, event: FirehoseEvent) -> anyhow::Result<Box<RawValue>> {
+    pub async fn handle(&self, event: FirehoseEvent<'_>) -> anyhow::Result<Box<RawValue>> {
         let index = self.index().await?;
         let attributor = Attributor::new(&index, self.config.pricing);
         let transform = Transform::new(&self.config.format, attributor, self.config.settings);

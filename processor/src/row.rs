@@ -72,22 +72,26 @@ pub const PARTITION_FORMAT: &str = "%Y-%m-%d-%H";
 /// Returns `None` for times outside chrono's range.
 pub fn partition_key(start: i64) -> Option<String> {
     use chrono::{Datelike as _, Timelike as _};
-    use std::fmt::Write as _;
     // Formatted by hand: this runs once per kept row, and `format(PARTITION_FORMAT)` re-parses
     // the pattern every time. The test below pins it to PARTITION_FORMAT.
     let t = DateTime::<Utc>::from_timestamp(start, 0)?;
     if !(0..=9999).contains(&t.year()) {
         return Some(t.format(PARTITION_FORMAT).to_string());
     }
-    let mut key = String::with_capacity(16);
-    let _ = write!(
-        key,
-        "{:04}-{:02}-{:02}-{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour()
-    );
+    let mut key = String::with_capacity(13);
+    for (value, width) in [
+        (t.year() as u32, 4),
+        (t.month(), 2),
+        (t.day(), 2),
+        (t.hour(), 2),
+    ] {
+        if !key.is_empty() {
+            key.push('-');
+        }
+        for place in (0..width).rev() {
+            key.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+        }
+    }
     Some(key)
 }
 

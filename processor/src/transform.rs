@@ -232,24 +232,20 @@ impl<'a> Transform<'a> {
             .map(|r| RECORD_FRAMING_BYTES + PARTITION_KEY_BYTES + r.record_id.len())
             .sum();
         let mut budget = self.settings.max_response_bytes.saturating_sub(framing);
-        let input: usize = event
-            .records
-            .iter()
-            .map(|r| r.data.bytes().map_or(0, <[u8]>::len))
-            .sum();
-        let mut out = ResponseWriter::with_capacity(framing + base64_len(input));
-        // The rows of one record, reused from record to record.
+        // Rows are about as long as their base64 lines: size the response like the event.
+        let input: usize = event.records.iter().map(|r| r.data.len()).sum();
+        let mut out = ResponseWriter::with_capacity(framing + input);
+        // One record's decoded data and its rows, reused from record to record.
+        let mut data = Vec::with_capacity(1 << 12);
         let mut rows = Vec::with_capacity(1 << 16);
         let mut logged = 0;
         let mut mixed_hours = 0;
         for record in &event.records {
-            let id = record.record_id.as_str();
+            let id = record.record_id.as_ref();
             rows.clear();
-            let processed = match record.data.bytes() {
-                Ok(data) => {
-                    self.process(data, &mut rows, &mut stats.newest_start, &mut mixed_hours)
-                }
-                Err(reason) => Processed::Failed(RecordFailure::Frame(reason.to_owned())),
+            let processed = match record.decode_into(&mut data) {
+                Ok(()) => self.process(&data, &mut rows, &mut stats.newest_start, &mut mixed_hours),
+                Err(reason) => Processed::Failed(RecordFailure::Frame(reason)),
             };
             match processed {
                 Processed::Rows {
@@ -420,22 +416,13 @@ mod tests {
         )
     }
 
-    fn event(payloads: &[Vec<u8>]) -> FirehoseEvent {
-        let records: Vec<Value> = payloads
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                json!({"recordId": format!("4954{i:04}"), "approximateArrivalTimestamp": 1_714_568_460_000_i64,
-                       "data": STANDARD.encode(p)})
-            })
-            .collect();
-        serde_json::from_value(json!({
-            "invocationId": "inv-1",
-            "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/flows",
-            "region": "us-east-1",
-            "records": records,
-        }))
-        .unwrap()
+    fn event(payloads: &[Vec<u8>]) -> FirehoseEvent<'static> {
+        FirehoseEvent::from_payloads(
+            payloads
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("4954{i:04}"), p)),
+        )
     }
 
     fn message(line: &str) -> Vec<u8> {
@@ -541,11 +528,13 @@ mod tests {
     #[test]
     fn a_record_that_is_not_base64_fails_alone() {
         let cross = line("10.0.2.30", "10.0.1.10", T0 + 5, 1000, "egress");
-        let event: FirehoseEvent = serde_json::from_value(json!({"records": [
-            {"recordId": "good", "data": STANDARD.encode(message(&cross))},
+        let text = json!({"records": [
+            {"recordId": "good", "approximateArrivalTimestamp": 1_714_568_460_000_i64,
+             "data": STANDARD.encode(message(&cross))},
             {"recordId": "bad", "data": "%%% not base64"},
-        ]}))
-        .unwrap();
+        ]})
+        .to_string();
+        let event = FirehoseEvent::from_json(text.as_bytes()).unwrap();
         let index = index();
         let format = FlowFormat::parse(FORMAT).unwrap();
         let transform = Transform::new(

@@ -2,8 +2,9 @@
 //! once, then the Lambda runtime loop.
 
 use crossaz::firehose::FirehoseEvent;
-use crossaz::lambda::{Config, Handler};
-use lambda_runtime::{LambdaEvent, service_fn};
+use crossaz::lambda::{Config, Handler, RawEvents};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use pod_cache::store::SnapshotStore;
 
 // The hot path allocates and frees per record; mimalloc is markedly faster there than glibc's.
@@ -32,13 +33,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = SnapshotStore::new(s3, config.bucket.clone(), "");
     let handler = Handler::new(config, store);
     let handler = &handler;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<FirehoseEvent>| async move {
-            handler
-                .handle(event.payload)
-                .await
-                .map_err(lambda_runtime::Error::from)
-        },
-    ))
+    // The event text reaches the handler untouched (RawEvents): it is read in place.
+    let events = RawEvents::default();
+    let taken = events.clone();
+    let taken = &taken;
+    Runtime::new(service_fn(move |event: LambdaEvent<()>| async move {
+        let text = taken.take(&event)?;
+        let event = FirehoseEvent::from_json(&text)?;
+        handler
+            .handle(event)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .layer(events)
+    .layer(TracingLayer::new())
+    .run()
     .await
 }

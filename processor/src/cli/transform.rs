@@ -66,8 +66,8 @@ pub(super) fn run(args: &TransformArgs) -> anyhow::Result<ExitCode> {
     let mut failed_events = 0;
     let started = Instant::now();
     for path in event_files(&args.input)? {
-        let event: FirehoseEvent = serde_json::from_slice(&read_file(&path)?)
-            .with_context(|| format!("{} is not a Firehose event", path.display()))?;
+        let text = read_file(&path)?;
+        let event = FirehoseEvent::from_json(&text).with_context(|| path.display().to_string())?;
         match transform.run(&event) {
             Ok((response, stats)) => {
                 total.absorb(&stats);
