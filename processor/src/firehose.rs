@@ -247,21 +247,27 @@ fn word_needs_escape(word: u64) -> bool {
     below(word, 0x20) | zero(word ^ splat(b'"')) | zero(word ^ splat(b'\\')) != 0
 }
 
+/// Whether a JSON string holding `bytes` needs any escape (`"`, `\\`, a control character).
+#[inline]
+pub fn needs_json_escape(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    if chunks
+        .by_ref()
+        .any(|c| word_needs_escape(u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]))))
+    {
+        return true;
+    }
+    let mut tail = [b' '; 8];
+    let rest = chunks.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    word_needs_escape(u64::from_ne_bytes(tail))
+}
+
 /// Appends `s` as a JSON string, byte for byte as serde_json writes it.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    let mut chunks = bytes.chunks_exact(8);
-    let mut escape = chunks
-        .by_ref()
-        .any(|c| word_needs_escape(u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]))));
-    if !escape {
-        let mut tail = [b' '; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        escape = word_needs_escape(u64::from_ne_bytes(tail));
-    }
-    if escape {
+    if needs_json_escape(bytes) {
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     } else {

@@ -47,6 +47,73 @@ macro_rules! fields {
     };
 }
 
+/// A set of known fields, for reading a line in stages ([`super::SplitLine::read`]). It can
+/// also hold the format's unknown columns ([`FieldSet::UNKNOWN`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FieldSet(u64);
+
+impl FieldSet {
+    /// No field.
+    pub const EMPTY: FieldSet = FieldSet(0);
+    /// Every field, known or not.
+    pub const ALL: FieldSet = FieldSet(u64::MAX);
+    /// The columns whose names this crate does not know (kept raw in `FlowRecord::unknown`).
+    pub const UNKNOWN: FieldSet = FieldSet(1 << 63);
+
+    /// The set of `fields`.
+    pub const fn of(fields: &[Field]) -> FieldSet {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < fields.len() {
+            bits |= 1 << fields[i] as u64;
+            i += 1;
+        }
+        FieldSet(bits)
+    }
+
+    /// The set with these bits (bit `Field as u64` per field, bit 63 for the unknown columns).
+    pub const fn from_bits(bits: u64) -> FieldSet {
+        FieldSet(bits)
+    }
+
+    /// Whether `field` is in the set.
+    #[inline]
+    pub const fn contains(self, field: Field) -> bool {
+        self.0 & (1 << field as u64) != 0
+    }
+
+    /// Whether the set holds the unknown columns.
+    #[inline]
+    pub const fn has_unknown(self) -> bool {
+        self.0 & Self::UNKNOWN.0 != 0
+    }
+
+    /// The known fields of the set, in `Field::ALL` order.
+    pub fn fields(self) -> impl Iterator<Item = Field> {
+        let mut bits = self.0 & !Self::UNKNOWN.0;
+        std::iter::from_fn(move || {
+            let at = bits.trailing_zeros() as usize;
+            bits &= bits.wrapping_sub(1);
+            Field::ALL.get(at).copied()
+        })
+    }
+
+    /// The fields of either set.
+    pub const fn union(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 | other.0)
+    }
+
+    /// The fields in both sets.
+    pub const fn intersection(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 & other.0)
+    }
+
+    /// The fields of this set that are not in `other`.
+    pub const fn without(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 & !other.0)
+    }
+}
+
 fields! {
     /// `version`.
     Version = "version", 2;

@@ -56,6 +56,7 @@ pub struct RecordLines<'a> {
 
 #[derive(Debug, Clone)]
 enum Inner<'a> {
+    One(Option<&'a str>),
     Text(std::str::Split<'a, char>),
     Messages(std::vec::IntoIter<Cow<'a, str>>),
 }
@@ -69,7 +70,9 @@ pub fn record_lines(data: &[u8]) -> Result<RecordLines<'_>, FrameError> {
         // The common case, read without a JSON parser: it yields what the parser would. The
         // message holds no newline, so it is one line or blank.
         return match non_blank(message) {
-            Some(_) => Ok(text_lines(message)),
+            Some(line) => Ok(RecordLines {
+                inner: Inner::One(Some(line)),
+            }),
             None => Err(FrameError::Empty),
         };
     }
@@ -117,10 +120,7 @@ fn plain_message(text: &str) -> Option<&str> {
     let message = object
         .strip_prefix(r#"{"message":""#)?
         .strip_suffix(r#""}"#)?;
-    let plain = !message
-        .bytes()
-        .fold(false, |any, b| any | (b < 0x20 || b == b'"' || b == b'\\'));
-    plain.then_some(message)
+    (!crate::firehose::needs_json_escape(message.as_bytes())).then_some(message)
 }
 
 /// Adds the non-blank lines of one message; an unescaped message stays borrowed.
@@ -165,6 +165,7 @@ impl<'a> Iterator for RecordLines<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
+            Inner::One(line) => line.take().map(|line| Ok(Cow::Borrowed(line))),
             Inner::Text(split) => split
                 .find_map(non_blank)
                 .map(|line| Ok(Cow::Borrowed(line))),
