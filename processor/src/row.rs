@@ -168,13 +168,18 @@ macro_rules! row_schema {
             /// writes for it (absent values left out), without serde's per-key escaping: the
             /// transform writes one per kept flow.
             pub fn write_json(&self, out: &mut Vec<u8>) {
+                // Room for a typical row, so the writes below rarely grow the buffer.
+                out.reserve(1024);
                 out.push(b'{');
                 let mut first = true;
                 $(
                     if let Some(value) = &self.$name {
-                        let key = concat!(",\"", stringify!($name), "\":").as_bytes();
-                        out.extend_from_slice(if first { &key[1..] } else { key });
+                        if !first {
+                            out.push(b',');
+                        }
                         first = false;
+                        // A constant length: copied inline, not through memcpy.
+                        out.extend_from_slice(concat!("\"", stringify!($name), "\":").as_bytes());
                         write_value!($kind, out, value);
                     }
                 )*
