@@ -50,6 +50,7 @@ macro_rules! fields {
 /// A set of known fields, for reading a line in stages ([`super::SplitLine::read`]). It can
 /// also hold the format's unknown columns ([`FieldSet::UNKNOWN`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[must_use]
 pub struct FieldSet(u64);
 
 impl FieldSet {

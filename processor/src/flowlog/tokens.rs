@@ -3,8 +3,10 @@
 //! AWS separates values with single spaces. Runs of spaces (seen in AWS's own documentation
 //! examples), tabs and a trailing `\r` are tolerated as well: they cannot be mistaken for a value,
 //! because an absent value is always written `-`. The result equals
-//! `str::split_ascii_whitespace`. Everything here is `#[inline(always)]`: it runs once per value
-//! and the `parse` bench slows down by a quarter when the compiler outlines it.
+//! `str::split_ascii_whitespace`. Two forms: the [`Tokens`] iterator (`parse_line`), and
+//! `split_into`, which records where each value starts and ends for a line read in stages
+//! (`split_line`). The helpers are `#[inline(always)]`: they run once per value and the `parse`
+//! bench slows down by a quarter when the compiler outlines them.
 #![allow(clippy::inline_always)]
 
 /// Bytes of a `u64` each holding 1.

@@ -150,8 +150,12 @@ def stack(tmp_path_factory):
 
 
 def invoke(stack, payload, name="event.json"):
+    return invoke_text(stack, json.dumps(payload), name)
+
+
+def invoke_text(stack, text, name="event.json"):
     path = stack["tmp"] / name
-    path.write_text(json.dumps(payload))
+    path.write_text(text)
     out = subprocess.run(
         ["cargo", "lambda", "invoke", FUNCTION, "--invoke-address", "127.0.0.1",
          "--invoke-port", str(stack["port"]), "--data-file", str(path), "--output-format", "json"],
@@ -210,6 +214,21 @@ def test_every_record_id_comes_back_once_with_valid_rows(stack):
     last = emf[-1]
     assert last["Function"] == FUNCTION
     assert (last["RecordsIn"], last["RecordsOk"], last["RecordsDropped"], last["RecordsFailed"]) == (5, 2, 2, 1)
+
+
+def test_bad_base64_fails_its_record_alone_and_escaped_json_is_read(stack):
+    payload = event([line("10.0.1.10", "10.0.2.10", T0 + 60, 700 + i) for i in range(3)])
+    payload["records"][1]["data"] = "%%% not base64 %%%"
+    # JSON may escape "/" as "\/" (base64 holds "/"): the event is still read in place.
+    text = json.dumps(payload).replace("/", "\\/")
+    assert "\\/" in text
+    out = invoke_text(stack, text, "escaped.json")
+    assert out.returncode == 0, out.stderr + stack["log"].read_text()[-3000:]
+    response = json.loads(out.stdout)
+    assert [r["recordId"] for r in response["records"]] == [r["recordId"] for r in payload["records"]]
+    assert [r["result"] for r in response["records"]] == ["Ok", "ProcessingFailed", "Ok"]
+    assert [rows_of(response["records"][i])[0]["bytes"] for i in (0, 2)] == [700, 702]
+    assert "data is not standard base64" in stack["log"].read_text()
 
 
 def test_response_stays_under_six_megabytes(stack):
