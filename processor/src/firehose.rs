@@ -16,7 +16,6 @@
 
 use std::borrow::Cow;
 
-use serde::de;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use thiserror::Error;
@@ -135,49 +134,44 @@ pub fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }
 
-/// Writes a transformation response, one record at a time, in the event's order.
+/// Writes a transformation response, one record at a time, in the event's order. The document
+/// is a `String` throughout (everything appended is UTF-8), so handing it to the runtime needs
+/// no UTF-8 check.
 #[derive(Debug)]
 pub struct ResponseWriter {
-    out: Vec<u8>,
+    out: String,
     records: usize,
 }
 
 impl ResponseWriter {
     /// A writer with room for about `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> ResponseWriter {
-        let mut out = Vec::with_capacity(capacity);
-        out.extend_from_slice(b"{\"records\":[");
+        let mut out = String::with_capacity(capacity);
+        out.push_str("{\"records\":[");
         ResponseWriter { out, records: 0 }
     }
 
     /// Appends one record: `data` is base64-encoded into the response; `partition` is the `dt`
     /// partition key (`Ok` records).
-    pub fn push(
-        &mut self,
-        record_id: &str,
-        outcome: Outcome,
-        data: &[u8],
-        partition: Option<&str>,
-    ) {
+    pub fn push(&mut self, record_id: &str, outcome: Outcome, data: &[u8], partition: Option<&str>) {
         if self.records > 0 {
-            self.out.push(b',');
+            self.out.push(',');
         }
         self.records += 1;
-        self.out.extend_from_slice(b"{\"recordId\":");
-        write_str(&mut self.out, record_id);
-        self.out.extend_from_slice(b",\"result\":\"");
-        self.out.extend_from_slice(outcome.as_str().as_bytes());
-        self.out.extend_from_slice(b"\",\"data\":\"");
+        self.out.push_str("{\"recordId\":");
+        push_json_str(&mut self.out, record_id);
+        self.out.push_str(",\"result\":\"");
+        self.out.push_str(outcome.as_str());
+        self.out.push_str("\",\"data\":\"");
         base64_simd::STANDARD.encode_append(data, &mut self.out);
-        self.out.push(b'"');
+        self.out.push('"');
         // Like aws_lambda_events' response type, every record carries `metadata`.
-        self.out
-            .extend_from_slice(b",\"metadata\":{\"partitionKeys\":{");
+        self.out.push_str(",\"metadata\":{\"partitionKeys\":{");
         if let Some(dt) = partition {
-            self.out.extend_from_slice(b"\"dt\":");
-            write_str(&mut self.out, dt);
+            self.out.push_str("\"dt\":");
+            push_json_str(&mut self.out, dt);
         }
-        self.out.extend_from_slice(b"}}}");
+        self.out.push_str("}}}");
     }
 
     /// Records written so far.
@@ -197,7 +191,7 @@ impl ResponseWriter {
 
     /// The finished response document.
     pub fn finish(mut self) -> FirehoseResponse {
-        self.out.extend_from_slice(b"]}");
+        self.out.push_str("]}");
         FirehoseResponse { json: self.out }
     }
 }
@@ -205,28 +199,36 @@ impl ResponseWriter {
 /// A finished transformation response: the JSON document Firehose reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirehoseResponse {
-    json: Vec<u8>,
+    json: String,
 }
 
 impl FirehoseResponse {
     /// The response text.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.json
+        self.json.as_bytes()
     }
 
     /// The response text, owned.
     pub fn into_bytes(self) -> Vec<u8> {
-        self.json
+        self.json.into_bytes()
     }
 
     /// The response as a JSON value the Lambda runtime serializes verbatim (no re-escaping of
     /// the base64 data). Checks the text is one JSON document, as the runtime requires.
     pub fn into_raw_value(self) -> Result<Box<RawValue>, serde_json::Error> {
-        // The writer only ever appends UTF-8: `&str` values and ASCII.
-        let text = String::from_utf8(self.json).map_err(|e| {
-            <serde_json::Error as de::Error>::custom(format!("response is not UTF-8: {e}"))
-        })?;
-        RawValue::from_string(text)
+        RawValue::from_string(self.json)
+    }
+}
+
+/// Appends `s` to a JSON document as a JSON string, as serde_json writes it.
+fn push_json_str(out: &mut String, s: &str) {
+    if needs_json_escape(s.as_bytes()) {
+        // Serializing a str cannot fail.
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
     }
 }
 
@@ -257,10 +259,11 @@ pub fn needs_json_escape(bytes: &[u8]) -> bool {
     {
         return true;
     }
-    let mut tail = [b' '; 8];
-    let rest = chunks.remainder();
-    tail[..rest.len()].copy_from_slice(rest);
-    word_needs_escape(u64::from_ne_bytes(tail))
+    // Byte by byte: copying the short tail into a word costs a memcpy call.
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Appends `s` as a JSON string, byte for byte as serde_json writes it.
