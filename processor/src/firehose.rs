@@ -153,7 +153,13 @@ impl ResponseWriter {
 
     /// Appends one record: `data` is base64-encoded into the response; `partition` is the `dt`
     /// partition key (`Ok` records).
-    pub fn push(&mut self, record_id: &str, outcome: Outcome, data: &[u8], partition: Option<&str>) {
+    pub fn push(
+        &mut self,
+        record_id: &str,
+        outcome: Outcome,
+        data: &[u8],
+        partition: Option<&str>,
+    ) {
         if self.records > 0 {
             self.out.push(',');
         }
