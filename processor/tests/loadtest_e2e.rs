@@ -810,3 +810,86 @@ fn files_driver_archive_backfills_exactly_with_hourly_history() {
         "{stdout}"
     );
 }
+
+/// `crossaz transform`: the Lambda's handler on Firehose event files (the generator's events of
+/// ~1 MB), responses written under the events' names; read back, they return every recordId
+/// once, in order, and their rows are exactly the truth's cross-AZ flows.
+#[test]
+fn transform_cli_on_event_files_returns_every_record_and_the_truth() {
+    use base64::Engine as _;
+    let dir = scratch("transform-cli");
+    let cluster = cluster();
+    let set = loadtest::generate_flows(&cluster, &traffic()).unwrap();
+    let snapshot = snapshot(&cluster, &dir);
+    let events = dir.join("events");
+    let mut writer = loadtest::output::FirehoseWriter::new(&events, 7);
+    for (record, line) in set.records.iter().zip(set.lines(&cluster)) {
+        writer.push(record.end, &line).unwrap();
+    }
+    let files = writer.finish().unwrap();
+    let responses = dir.join("responses");
+    let format = format();
+    let output = crossaz(
+        &[
+            "transform",
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--format",
+            &format,
+            "--out",
+            responses.to_str().unwrap(),
+            events.to_str().unwrap(),
+        ],
+        None,
+    );
+    let log = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    let kept = set.truth.cross_az_total();
+    let generated = set.records.len();
+    assert!(
+        log.contains(&format!("records {generated} ok ")),
+        "expected {generated} records:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("kept {} ({} bytes)", kept.records, kept.bytes)),
+        "{log}"
+    );
+    let (mut rows, mut bytes, mut ids) = (0u64, 0u64, 0usize);
+    for file in &files {
+        let event: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let name = file.file_name().unwrap();
+        let response: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(responses.join(name)).unwrap()).unwrap();
+        let sent: Vec<&str> = event["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["recordId"].as_str().unwrap())
+            .collect();
+        let back = response["records"].as_array().unwrap();
+        let returned: Vec<&str> = back
+            .iter()
+            .map(|r| r["recordId"].as_str().unwrap())
+            .collect();
+        assert_eq!(returned, sent, "{name:?}");
+        ids += sent.len();
+        for record in back {
+            let result = record["result"].as_str().unwrap();
+            assert!(matches!(result, "Ok" | "Dropped"), "{record}");
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(record["data"].as_str().unwrap())
+                .unwrap();
+            for row in serde_json::Deserializer::from_slice(&data).into_iter::<serde_json::Value>()
+            {
+                let row = row.unwrap();
+                rows += 1;
+                bytes += row["bytes"].as_u64().unwrap();
+                let dt = record["metadata"]["partitionKeys"]["dt"].as_str().unwrap();
+                assert_eq!(dt.len(), 13, "{record}");
+            }
+        }
+    }
+    assert_eq!(ids, generated);
+    assert_eq!((rows, bytes), (kept.records, kept.bytes));
+}
