@@ -12,7 +12,7 @@ use pod_cache::index::{Endpoint, PodIndex};
 use thiserror::Error;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::flowlog::{Action, Field, FieldSet, FlowDirection, FlowRecord, LogStatus};
+use crate::flowlog::{Action, FlowDirection, FlowRecord, LogStatus};
 use crate::row::{Row, partition_key};
 
 /// Default price of one GB counted at egress: $0.01/GB out plus $0.01/GB in, both billed for
@@ -158,27 +158,23 @@ impl<'i> Attributor<'i> {
     where
         'i: 'a,
     {
-        match self.classify(record)? {
-            Verdict::Drop(reason) => Ok(Decision::Drop(reason)),
-            Verdict::Keep(sides) => self.keep(record, raw, &sides),
+        match record.log_status {
+            Some(LogStatus::NoData) => return Ok(Decision::Drop(DropReason::NoData)),
+            Some(LogStatus::SkipData) => return Ok(Decision::Drop(DropReason::SkipData)),
+            Some(LogStatus::Ok) | None => {}
         }
-    }
-
-    /// The counting rules without building the row: reads only [`DECISION_FIELDS`] of
-    /// `record`, so a caller may convert the other fields only for kept records.
-    pub fn classify(&self, record: &FlowRecord<'_>) -> Result<Verdict<'i>, AttributeError> {
-        if let Some(reason) = early_drop(record) {
-            return Ok(Verdict::Drop(reason));
+        if record.flow_direction == Some(FlowDirection::Ingress) {
+            return Ok(Decision::Drop(DropReason::Ingress));
         }
         let start = record
             .start
             .ok_or(AttributeError::MissingField { field: "start" })?;
-        if record.bytes.is_none() {
-            return Err(AttributeError::MissingField { field: "bytes" });
-        }
+        let bytes = record
+            .bytes
+            .ok_or(AttributeError::MissingField { field: "bytes" })?;
         let (Some(src_ip), Some(dst_ip)) = (record.pkt_srcaddr, record.pkt_dstaddr) else {
             // Non-IP or SNAT-only records: nothing to attribute them to.
-            return Ok(Verdict::Drop(DropReason::Unknown));
+            return Ok(Decision::Drop(DropReason::Unknown));
         };
         let src = self
             .index
@@ -193,45 +189,27 @@ impl<'i> Attributor<'i> {
                         field: "instance-id",
                     });
                 }
-                (Some(_), None) => return Ok(Verdict::Drop(DropReason::Unknown)),
+                (Some(_), None) => return Ok(Decision::Drop(DropReason::Unknown)),
                 (Some(seen), Some(sender)) if seen != sender => {
-                    return Ok(Verdict::Drop(DropReason::NotSender));
+                    return Ok(Decision::Drop(DropReason::NotSender));
                 }
                 _ => {}
             }
         }
         if record.action == Some(Action::Reject) {
-            return Ok(Verdict::Drop(DropReason::Reject));
+            return Ok(Decision::Drop(DropReason::Reject));
         }
         let dst = self
             .index
             .lookup(dst_ip, start, record.dstport, record.protocol);
         if matches!(src, Endpoint::Unknown) || matches!(dst, Endpoint::Unknown) {
-            return Ok(Verdict::Drop(DropReason::Unknown));
+            return Ok(Decision::Drop(DropReason::Unknown));
         }
         match same_zone(&src, &dst) {
-            None => Ok(Verdict::Drop(DropReason::NoZone)),
-            Some(true) => Ok(Verdict::Drop(DropReason::SameAz)),
-            Some(false) => Ok(Verdict::Keep(Sides { src, dst })),
+            None => return Ok(Decision::Drop(DropReason::NoZone)),
+            Some(true) => return Ok(Decision::Drop(DropReason::SameAz)),
+            Some(false) => {}
         }
-    }
-
-    /// The row of a record [`Attributor::classify`] kept, with `sides` as it found them.
-    pub fn keep<'a>(
-        &self,
-        record: &FlowRecord<'a>,
-        raw: &str,
-        sides: &Sides<'i>,
-    ) -> Result<Decision<'a>, AttributeError>
-    where
-        'i: 'a,
-    {
-        // classify refuses records without these; a record it never saw is refused alike.
-        let missing = |field| AttributeError::MissingField { field };
-        let start = record.start.ok_or(missing("start"))?;
-        let bytes = record.bytes.ok_or(missing("bytes"))?;
-        let src_ip = record.pkt_srcaddr.ok_or(missing("pkt-srcaddr"))?;
-        let dst_ip = record.pkt_dstaddr.ok_or(missing("pkt-dstaddr"))?;
         let dt = partition_key(start).ok_or(AttributeError::BadStart { start })?;
         let mut row = Row {
             flow_id: Some(Cow::Owned(flow_id(raw))),
@@ -254,62 +232,13 @@ impl<'i> Attributor<'i> {
             cost_usd: Some(bytes as f64 / BYTES_PER_GB * self.pricing.usd_per_gb),
             ..Row::default()
         };
-        fill_side(&mut row, Side::Src, src_ip, &sides.src);
-        fill_side(&mut row, Side::Dst, dst_ip, &sides.dst);
+        fill_side(&mut row, Side::Src, src_ip, &src);
+        fill_side(&mut row, Side::Dst, dst_ip, &dst);
         Ok(Decision::Keep {
             row: Box::new(row),
             dt,
         })
     }
-}
-
-/// The fields [`early_drop`] reads: the receiver's copies and empty windows are dropped on
-/// these alone.
-pub const EARLY_FIELDS: FieldSet = FieldSet::of(&[Field::LogStatus, Field::FlowDirection]);
-
-/// The fields [`Attributor::classify`] reads. A record it drops needs no other field.
-pub const DECISION_FIELDS: FieldSet = FieldSet::of(&[
-    Field::LogStatus,
-    Field::FlowDirection,
-    Field::Start,
-    Field::Bytes,
-    Field::PktSrcAddr,
-    Field::PktDstAddr,
-    Field::SrcPort,
-    Field::DstPort,
-    Field::Protocol,
-    Field::InstanceId,
-    Field::Action,
-]);
-
-/// The first checks of the counting order, which need only [`EARLY_FIELDS`]: empty or skipped
-/// windows, and the receiver's copy of a flow.
-pub fn early_drop(record: &FlowRecord<'_>) -> Option<DropReason> {
-    match record.log_status {
-        Some(LogStatus::NoData) => Some(DropReason::NoData),
-        Some(LogStatus::SkipData) => Some(DropReason::SkipData),
-        Some(LogStatus::Ok) | None => {
-            (record.flow_direction == Some(FlowDirection::Ingress)).then_some(DropReason::Ingress)
-        }
-    }
-}
-
-/// What [`Attributor::classify`] found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict<'i> {
-    /// A cross-AZ flow: both ends, for [`Attributor::keep`].
-    Keep(Sides<'i>),
-    /// Not kept, for this reason.
-    Drop(DropReason),
-}
-
-/// Both ends of a kept flow, as the snapshot knows them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sides<'i> {
-    /// The sender.
-    pub src: Endpoint<'i>,
-    /// The receiver.
-    pub dst: Endpoint<'i>,
 }
 
 /// `Some(true)` when both ends are in one zone, `None` when a zone is unknown. Zone IDs are

@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use thiserror::Error;
 
-use super::{Field, FieldSet, RECOMMENDED_FORMAT};
+use super::{Field, RECOMMENDED_FORMAT};
 
 /// One column of a format: a field this crate types, or an unknown one kept by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +33,6 @@ pub struct FlowFormat {
     pub(super) columns: Vec<Column>,
     /// How many columns are [`Column::Unknown`]: the capacity of `FlowRecord::unknown`.
     pub(super) unknown_count: usize,
-    /// The column of each known field (indexed by `Field as usize`), for reading a few fields
-    /// of a split line without walking every column.
-    pub(super) positions: [Option<u16>; Field::ALL.len()],
-    /// The known fields the format has.
-    pub(super) present: FieldSet,
 }
 
 /// Why a format string or header line cannot be used.
@@ -156,19 +151,9 @@ impl FlowFormat {
             .iter()
             .filter(|c| matches!(c, Column::Unknown(_)))
             .count();
-        let mut positions = [None; Field::ALL.len()];
-        let mut present = FieldSet::EMPTY;
-        for (at, column) in columns.iter().enumerate() {
-            if let Column::Known(field) = column {
-                positions[*field as usize] = u16::try_from(at).ok();
-                present = present.union(FieldSet::of(&[*field]));
-            }
-        }
         Ok(FlowFormat {
             columns,
             unknown_count,
-            positions,
-            present,
         })
     }
 

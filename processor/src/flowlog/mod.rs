@@ -22,10 +22,10 @@ mod tests;
 
 use std::net::IpAddr;
 
-pub use field::{Field, FieldSet};
+pub use field::Field;
 pub use format::{FlowFormat, FormatError, MAX_UNKNOWN_NAMES};
 pub use frame::{FrameError, RecordLines, record_lines};
-pub use parse::{InvalidReason, MAX_SPLIT_VALUES, ParseError, SplitLine, ValueSpans};
+pub use parse::{InvalidReason, ParseError};
 
 /// The custom flow-log format crossaz recommends (and `deploy/` creates): every field of versions
 /// 2 to 5 that attribution, counting or the output row uses. `pkt-srcaddr`/`pkt-dstaddr` carry the

@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use thiserror::Error;
 
 use super::format::Column;
-use super::tokens::{Tokens, count_tokens, split_into};
-use super::{ABSENT, Action, Field, FieldSet, FlowDirection, FlowFormat, FlowRecord, LogStatus};
+use super::tokens::{Tokens, count_tokens};
+use super::{ABSENT, Action, Field, FlowDirection, FlowFormat, FlowRecord, LogStatus};
 
 /// Longest raw value quoted in an error; longer values are cut (a garbage line can be huge).
 const MAX_QUOTED_VALUE: usize = 80;
@@ -105,29 +105,6 @@ impl FlowFormat {
         Ok(record)
     }
 
-    /// Splits `line` into its values (their positions stored in `spans`) and checks their
-    /// count, converting nothing yet: the caller reads the fields it needs with
-    /// [`SplitLine::read`], in stages. `Ok(None)` when the format has more than
-    /// [`MAX_SPLIT_VALUES`] columns or the line is 4 GiB or more (read those with `parse_line`).
-    pub fn split_line<'f, 'v, 'a>(
-        &'f self,
-        line: &'a str,
-        spans: &'v mut ValueSpans,
-    ) -> Result<Option<SplitLine<'f, 'v, 'a>>, ParseError> {
-        let columns = self.columns.len();
-        if columns > MAX_SPLIT_VALUES || u32::try_from(line.len()).is_err() {
-            return Ok(None);
-        }
-        if split_into(line, &mut spans[..columns]) != columns {
-            return Err(self.field_count_error(line));
-        }
-        Ok(Some(SplitLine {
-            format: self,
-            line,
-            spans: &spans[..columns],
-        }))
-    }
-
     #[cold]
     #[inline(never)]
     fn field_count_error(&self, line: &str) -> ParseError {
@@ -135,52 +112,6 @@ impl FlowFormat {
             expected: self.columns.len(),
             found: count_tokens(line),
         }
-    }
-}
-
-/// Most columns a format may have for [`FlowFormat::split_line`].
-pub const MAX_SPLIT_VALUES: usize = 64;
-
-/// One line split into its values by [`FlowFormat::split_line`], its fields converted on demand.
-///
-/// The transform reads a line only as far as its class needs: the receiver's copy of a flow is
-/// dropped after reading two fields, so converting the other twenty-odd would be wasted.
-#[derive(Debug, Clone, Copy)]
-pub struct SplitLine<'f, 'v, 'a> {
-    format: &'f FlowFormat,
-    line: &'a str,
-    spans: &'v [(u32, u32)],
-}
-
-/// Room for the value positions of one line, filled by [`FlowFormat::split_line`].
-pub type ValueSpans = [(u32, u32); MAX_SPLIT_VALUES];
-
-impl<'a> SplitLine<'_, '_, 'a> {
-    /// Converts the values of `fields` into `record` (the format's unknown columns too, when
-    /// `fields` has [`FieldSet::UNKNOWN`]). Reading every field, in one call or several, gives
-    /// the record [`FlowFormat::parse_line`] gives; a line it refuses fails one of the calls
-    /// (which names one of the bad fields it reads).
-    pub fn read(&self, record: &mut FlowRecord<'a>, fields: FieldSet) -> Result<(), ParseError> {
-        // Spans end at ASCII separators or the line's end: always char boundaries.
-        let value = |at: usize| {
-            let (from, to) = self.spans.get(at).copied().unwrap_or_default();
-            self.line
-                .get(from as usize..to as usize)
-                .unwrap_or_default()
-        };
-        for field in fields.intersection(self.format.present).fields() {
-            if let Some(at) = self.format.positions[field as usize] {
-                set_field(record, field, value(usize::from(at)))?;
-            }
-        }
-        if fields.has_unknown() && self.format.unknown_count > 0 {
-            for (at, column) in self.format.columns.iter().enumerate() {
-                if let Column::Unknown(name) = column {
-                    record.unknown.push((name, value(at)));
-                }
-            }
-        }
-        Ok(())
     }
 }
 

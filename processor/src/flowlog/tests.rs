@@ -665,52 +665,6 @@ mod properties {
         }
 
         #[test]
-        fn reading_in_stages_gives_the_parsed_record(
-            format in format(),
-            record in record(),
-            unknown in token(),
-            stage_bits in any::<u64>(),
-        ) {
-            let mut line = String::new();
-            let mut with_unknown = record.clone();
-            with_unknown.unknown = vec![("resource-id", unknown)];
-            format.render_line(&with_unknown, &mut line);
-            let mut spans = [(0, 0); MAX_SPLIT_VALUES];
-            let split = format
-                .split_line(&line, &mut spans)
-                .expect("valid line")
-                .expect("narrow format");
-            let (first, second) = (FieldSet::from_bits(stage_bits), FieldSet::from_bits(!stage_bits));
-            let mut staged = FlowRecord::default();
-            split.read(&mut staged, first).expect("first stage");
-            split.read(&mut staged, second).expect("second stage");
-            // The unknown columns are all read by one of the stages, in column order.
-            prop_assert_eq!(Ok(staged), format.parse_line(&line));
-        }
-
-        #[test]
-        fn reading_a_split_line_whole_is_parse_line(
-            tokens in proptest::collection::vec(
-                prop_oneof!["-", "[0-9]{1,25}", "[0-9a-f:.]{1,40}", "ACCEPT|REJECT|OK|egress|\\PC{1,5}"],
-                0..35,
-            ),
-        ) {
-            let format = FlowFormat::parse(RECOMMENDED_FORMAT).expect("format");
-            let line = tokens.join(" ");
-            let mut spans = [(0, 0); MAX_SPLIT_VALUES];
-            let whole = format.split_line(&line, &mut spans).and_then(|split| {
-                let mut record = FlowRecord::default();
-                split.expect("narrow format").read(&mut record, FieldSet::ALL).map(|()| record)
-            });
-            // Both refuse the same lines, though not always for the same reason: split_line
-            // counts the values first, parse_line stops at the first bad one.
-            match (whole, format.parse_line(&line)) {
-                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
-                (a, b) => prop_assert!(a.is_err() && b.is_err(), "{a:?} vs {b:?}"),
-            }
-        }
-
-        #[test]
         fn parse_line_never_panics(line in "\\PC{0,300}") {
             let format = FlowFormat::parse(RECOMMENDED_FORMAT).expect("format");
             let _ = format.parse_line(&line);

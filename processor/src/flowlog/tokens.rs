@@ -3,10 +3,8 @@
 //! AWS separates values with single spaces. Runs of spaces (seen in AWS's own documentation
 //! examples), tabs and a trailing `\r` are tolerated as well: they cannot be mistaken for a value,
 //! because an absent value is always written `-`. The result equals
-//! `str::split_ascii_whitespace`. Two forms: the [`Tokens`] iterator (`parse_line`), and
-//! `split_into`, which records where each value starts and ends for a line read in stages
-//! (`split_line`). The helpers are `#[inline(always)]`: they run once per value and the `parse`
-//! bench slows down by a quarter when the compiler outlines them.
+//! `str::split_ascii_whitespace`. Everything here is `#[inline(always)]`: it runs once per value
+//! and the `parse` bench slows down by a quarter when the compiler outlines it.
 #![allow(clippy::inline_always)]
 
 /// Bytes of a `u64` each holding 1.
@@ -92,59 +90,6 @@ fn word_at(bytes: &[u8], base: usize) -> u64 {
     u64::from_le_bytes(padded)
 }
 
-/// Stores where the values of `line` (as [`Tokens`] yields them) start and end into `out` and
-/// returns how many the line has, including any past `out.len()`, which are counted, not
-/// stored. Offsets are byte offsets (the caller keeps lines under 4 GiB).
-///
-/// Lines whose only whitespace is the single space AWS writes take a tight loop over 8-byte
-/// words; any other whitespace or control byte sends the line down the general [`Tokens`] path.
-#[inline]
-pub(super) fn split_into(line: &str, out: &mut [(u32, u32)]) -> usize {
-    let bytes = line.as_bytes();
-    let mut n = 0;
-    let mut start = 0;
-    let mut base = 0;
-    let mut store = |from: usize, to: usize, n: &mut usize| {
-        if to > from {
-            if let Some(slot) = out.get_mut(*n) {
-                *slot = (from as u32, to as u32);
-            }
-            *n += 1;
-        }
-    };
-    while base < bytes.len() {
-        let word = word_at(bytes, base);
-        let mut spaces = zero_bytes(word ^ (ONES * u64::from(b' ')));
-        // The padding past the end is spaces in both masks.
-        if at_most_space(word) != spaces {
-            // A tab, CR, LF or control byte: the general path decides what separates.
-            let mut n = 0;
-            let origin = line.as_ptr() as usize;
-            for value in Tokens::new(line) {
-                let from = value.as_ptr() as usize - origin;
-                store(from, from + value.len(), &mut n);
-            }
-            return n;
-        }
-        while spaces != 0 {
-            let at = base + (spaces.trailing_zeros() / 8) as usize;
-            spaces &= spaces - 1;
-            store(start, at.min(bytes.len()), &mut n);
-            start = at + 1;
-        }
-        base += 8;
-    }
-    store(start, bytes.len(), &mut n);
-    n
-}
-
-/// The high bit of each byte of `word` that is zero, exact per byte.
-#[inline(always)]
-fn zero_bytes(word: u64) -> u64 {
-    let nonzero = ((word & !HIGH_BITS) + ONES * 0x7f) | word;
-    !nonzero & HIGH_BITS
-}
-
 /// The number of values in `line`.
 pub(super) fn count_tokens(line: &str) -> usize {
     Tokens::new(line).count()
@@ -220,46 +165,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn zero_bytes_are_exact() {
-        for byte in 0..=255u8 {
-            for position in 0..8 {
-                let mut chunk = [b'a'; 8];
-                chunk[position] = byte;
-                let expected = if byte == 0 {
-                    0x80u64 << (8 * position)
-                } else {
-                    0
-                };
-                assert_eq!(
-                    zero_bytes(u64::from_le_bytes(chunk)),
-                    expected,
-                    "{byte} at {position}"
-                );
-            }
-        }
-    }
-
     proptest! {
         #[test]
         fn equals_split_ascii_whitespace(line in "[ a-z0-9\\t\\r\\n\\x00-\\x1f\u{80}-\u{10ffff}.:-]{0,80}") {
             prop_assert_eq!(tokens(&line), line.split_ascii_whitespace().collect::<Vec<_>>());
-        }
-
-        #[test]
-        fn split_into_equals_split_ascii_whitespace(
-            line in "[ a-z0-9\\t\\r\\n\\x00-\\x1f\u{80}-\u{10ffff}.:-]{0,80}|[ a-z0-9.:-]{0,80}",
-            room in 0usize..12,
-        ) {
-            let expected: Vec<&str> = line.split_ascii_whitespace().collect();
-            let mut out = vec![(0, 0); room];
-            let n = split_into(&line, &mut out);
-            prop_assert_eq!(n, expected.len());
-            let stored: Vec<&str> = out[..n.min(room)]
-                .iter()
-                .map(|&(from, to)| &line[from as usize..to as usize])
-                .collect();
-            prop_assert_eq!(&stored[..], &expected[..n.min(room)]);
         }
     }
 }
