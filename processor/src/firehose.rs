@@ -214,11 +214,6 @@ impl FirehoseResponse {
         self.json.as_bytes()
     }
 
-    /// The response text, owned.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.json.into_bytes()
-    }
-
     /// The response as a JSON value the Lambda runtime serializes verbatim (no re-escaping of
     /// the base64 data). Checks the text is one JSON document, as the runtime requires.
     pub fn into_raw_value(self) -> Result<Box<RawValue>, serde_json::Error> {

@@ -186,11 +186,6 @@ impl RawEvents {
                 )
             })
     }
-
-    /// Invocations whose text is kept and not yet taken.
-    pub fn pending(&self) -> usize {
-        self.bodies.len()
-    }
 }
 
 impl<S> Layer<S> for RawEvents {
