@@ -2,12 +2,13 @@
 //! transform Lambda receives and writing the response JSON it returns.
 //!
 //! It owns the two JSON documents, nothing of their meaning ([`crate::transform`] decides each
-//! record). Both are on the hot path of the Lambda, so:
-//! - [`FirehoseEvent`] decodes each record's base64 `data` straight from the event text while the
-//!   event is deserialized (SIMD base64, no intermediate `String`), and ignores the fields the
-//!   transform does not use (`approximateArrivalTimestamp`, whose untagged number-or-string form
-//!   costs aws_lambda_events' typed event a serde error per record). A record whose data is not
-//!   base64 is kept with the reason, so that record alone fails, not the whole batch.
+//! record); the local reader of saved event files (`local::source`) uses it too. Both are on the
+//! Lambda's hot path, so:
+//! - [`FirehoseEvent`] borrows each `recordId` and base64 `data` from the event text (checked as
+//!   UTF-8 once) and ignores the fields the transform does not use (`approximateArrivalTimestamp`,
+//!   whose untagged number-or-string form costs aws_lambda_events' typed event a serde error per
+//!   record). [`FirehoseRecord::decode_into`] decodes one record with SIMD base64 into a buffer
+//!   the caller reuses; a record that is not base64 says why, so it alone fails.
 //! - [`ResponseWriter`] writes the response text directly, base64-encoding each record's rows
 //!   into it; the Lambda hands it to the runtime as a [`RawValue`], so it is never re-escaped.
 //!
@@ -19,6 +20,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use thiserror::Error;
+
+use crate::row::PARTITION_COLUMN;
 
 /// One transformation event: the records of one Lambda invocation, borrowed from the event text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -125,9 +128,10 @@ impl Outcome {
     }
 }
 
-/// JSON around one response record besides its id, data and partition key:
-/// `{"recordId":"","result":"ProcessingFailed","data":"","metadata":{"partitionKeys":{"dt":""}}},`.
-pub const RECORD_FRAMING_BYTES: usize = 93;
+/// JSON around one response record besides its id, data and partition value:
+/// `{"recordId":"","result":"ProcessingFailed","data":"","metadata":{"partitionKeys":{"dt":""}}},`
+/// (91 bytes plus the partition column's name).
+pub const RECORD_FRAMING_BYTES: usize = 91 + PARTITION_COLUMN.len();
 
 /// Length of the base64 encoding of `n` bytes.
 pub fn base64_len(n: usize) -> usize {
@@ -151,8 +155,8 @@ impl ResponseWriter {
         ResponseWriter { out, records: 0 }
     }
 
-    /// Appends one record: `data` is base64-encoded into the response; `partition` is the `dt`
-    /// partition key (`Ok` records).
+    /// Appends one record: `data` is base64-encoded into the response; `partition` is the value
+    /// of its [`PARTITION_COLUMN`] key (`Ok` records).
     pub fn push(
         &mut self,
         record_id: &str,
@@ -174,7 +178,8 @@ impl ResponseWriter {
         // Like aws_lambda_events' response type, every record carries `metadata`.
         self.out.push_str(",\"metadata\":{\"partitionKeys\":{");
         if let Some(dt) = partition {
-            self.out.push_str("\"dt\":");
+            push_json_str(&mut self.out, PARTITION_COLUMN);
+            self.out.push(':');
             push_json_str(&mut self.out, dt);
         }
         self.out.push_str("}}}");

@@ -6,10 +6,8 @@
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 
-use base64::Engine as _;
-use serde::Deserialize;
-
 use super::{Framing, LineChunk, SourceError, SourceLine};
+use crate::firehose::FirehoseEvent;
 
 /// Receives chunks and errors; returns `false` when the consumer has gone away.
 pub(crate) type Emit<'a> = dyn FnMut(Result<LineChunk, SourceError>) -> bool + 'a;
@@ -318,18 +316,6 @@ fn truncate(text: &str) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct FirehoseEvent {
-    records: Vec<FirehoseRecord>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FirehoseRecord {
-    record_id: Option<String>,
-    data: String,
-}
-
 /// A Firehose event file: each record's base64 `data` becomes one [`Framing::Record`] line,
 /// numbered by its 1-based position in `records`.
 fn decode_event(
@@ -348,7 +334,7 @@ fn decode_event(
         }));
         return;
     }
-    let event: FirehoseEvent = match serde_json::from_slice(&body) {
+    let event = match FirehoseEvent::from_json(&body) {
         Ok(event) => event,
         Err(e) => {
             emit(Err(SourceError::FirehoseEvent {
@@ -365,19 +351,18 @@ fn decode_event(
         chunk_lines,
         emit,
     );
-    for (index, record) in event.records.into_iter().enumerate() {
+    let mut data = Vec::new();
+    for (index, record) in event.records.iter().enumerate() {
         let number = index as u64 + 1;
-        let record_id = record.record_id.unwrap_or_default();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(record.data.trim())
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "data is not UTF-8".to_owned()));
+        let decoded = record.decode_into(&mut data).and_then(|()| {
+            String::from_utf8(std::mem::take(&mut data)).map_err(|_| "data is not UTF-8".to_owned())
+        });
         let keep_going = match decoded {
             Ok(text) => chunker.push(number, text),
             Err(message) => chunker.error(SourceError::FirehoseRecord {
                 origin: origin.to_string(),
                 record: number,
-                record_id,
+                record_id: record.record_id.to_string(),
                 message,
             }),
         };
