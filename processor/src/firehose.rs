@@ -219,10 +219,28 @@ impl FirehoseResponse {
         self.json.as_bytes()
     }
 
-    /// The response as a JSON value the Lambda runtime serializes verbatim (no re-escaping of
-    /// the base64 data). Checks the text is one JSON document, as the runtime requires.
+    /// The response as a checked [`RawValue`]: parses the whole text (tests, tools).
     pub fn into_raw_value(self) -> Result<Box<RawValue>, serde_json::Error> {
         RawValue::from_string(self.json)
+    }
+}
+
+/// The name serde_json's own `RawValue` serializes under: serde_json writes a struct of this
+/// name with one field of this name verbatim, neither escaping nor parsing it.
+const SERDE_JSON_RAW_VALUE: &str = "$serde_json::private::RawValue";
+
+/// Serializes as the response text itself, the way serde_json serializes a [`RawValue`], but
+/// without `RawValue::from_string` parsing the text again first: the document is valid by
+/// construction (the tests check it against aws_lambda_events' types), and that second parse
+/// of 1–6 MB was a sixth of the transform Lambda's instructions. The Lambda runtime serializes
+/// the handler's response with serde_json; `serializes_verbatim_through_serde_json` fails if
+/// serde_json ever stops honouring this name.
+impl Serialize for FirehoseResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut raw = serializer.serialize_struct(SERDE_JSON_RAW_VALUE, 1)?;
+        raw.serialize_field(SERDE_JSON_RAW_VALUE, self.json.as_str())?;
+        raw.end()
     }
 }
 
@@ -396,6 +414,30 @@ mod tests {
     }
 
     #[test]
+    fn serializes_verbatim_through_serde_json() {
+        let mut w = ResponseWriter::with_capacity(0);
+        w.push(
+            "1",
+            Outcome::Ok,
+            b"{\"x\":\"\\/\"}\n",
+            Some("2024-05-01-13"),
+        );
+        w.push("2", Outcome::Dropped, b"", None);
+        let response = w.finish();
+        // What the Lambda runtime does with the handler's response.
+        assert_eq!(serde_json::to_vec(&response).unwrap(), response.as_bytes());
+        assert_eq!(
+            serde_json::to_string_pretty(&response).unwrap().as_bytes(),
+            response.as_bytes()
+        );
+        // Inside another document, and into a Value: the same JSON, not a wrapper struct.
+        let nested = serde_json::to_value(json!({ "inner": &response })).unwrap();
+        let expected: serde_json::Value = serde_json::from_slice(response.as_bytes()).unwrap();
+        assert_eq!(nested["inner"], expected);
+        assert_eq!(nested["inner"]["records"][1]["result"], "Dropped");
+    }
+
+    #[test]
     fn framing_constant_is_the_longest_record_framing() {
         let mut w = ResponseWriter::with_capacity(0);
         w.push("x", Outcome::Ok, b"", None);
@@ -458,7 +500,9 @@ mod tests {
                 prop_assert_eq!(&buf, &b.data.0);
                 w.push(&a.record_id, Outcome::Ok, &buf, Some("dt"));
             }
-            let back: KinesisFirehoseResponse = serde_json::from_slice(w.finish().as_bytes()).unwrap();
+            // Through serde_json, as the Lambda runtime sends it.
+            let sent = serde_json::to_vec(&w.finish()).unwrap();
+            let back: KinesisFirehoseResponse = serde_json::from_slice(&sent).unwrap();
             let data: Vec<Vec<u8>> = back.records.into_iter().map(|r| r.data.0).collect();
             prop_assert_eq!(data, payloads);
         }

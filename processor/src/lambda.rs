@@ -21,11 +21,10 @@ use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{LambdaEvent, LambdaInvocation};
 use pod_cache::index::PodIndex;
 use pod_cache::store::{Fetched, SnapshotStore};
-use serde_json::value::RawValue;
 use tokio::sync::Mutex;
 
 use crate::attribute::{Attributor, Pricing};
-use crate::firehose::FirehoseEvent;
+use crate::firehose::{FirehoseEvent, FirehoseResponse};
 use crate::flowlog::{FlowFormat, RECOMMENDED_FORMAT};
 use crate::metrics::transform_emf;
 use crate::transform::{Transform, TransformSettings};
@@ -296,7 +295,7 @@ impl Handler {
     /// Handles one Firehose event. Returns the response document, which the runtime sends
     /// verbatim, or an error (failing the invocation, so Firehose retries) only for systemic
     /// failures.
-    pub async fn handle(&self, event: FirehoseEvent<'_>) -> anyhow::Result<Box<RawValue>> {
+    pub async fn handle(&self, event: FirehoseEvent<'_>) -> anyhow::Result<FirehoseResponse> {
         let index = self.index().await?;
         let attributor = Attributor::new(&index, self.config.pricing);
         let transform = Transform::new(&self.config.format, attributor, self.config.settings);
@@ -324,7 +323,7 @@ impl Handler {
             snapshot_age_secs = age,
             "batch done"
         );
-        Ok(response.into_raw_value()?)
+        Ok(response)
     }
 }
 
