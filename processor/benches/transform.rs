@@ -131,8 +131,9 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     eprintln!(
-        "lines {}: kept {}, dropped {:?} (reasons in DropReason::ALL order), failed {}",
-        mix.lines, mix.rows_kept, mix.dropped, mix.records_failed
+        "lines {}: kept {}, dropped {:?} (reasons in DropReason::ALL order), failed {}; \
+         responses {} bytes",
+        mix.lines, mix.rows_kept, mix.dropped, mix.records_failed, mix.response_bytes
     );
     group.bench_function("stage 3: hand the response to the runtime", |b| {
         b.iter(|| {
