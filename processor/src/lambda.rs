@@ -10,6 +10,8 @@
 //! so that the event is read in place ([`FirehoseEvent::from_json`]) instead of being copied
 //! record by record into an owned type by the runtime's own deserialization.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
@@ -205,21 +207,32 @@ pub struct RawEventService<S> {
     events: RawEvents,
 }
 
-impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawEventService<S> {
+impl<S> Service<LambdaInvocation> for RawEventService<S>
+where
+    S: Service<LambdaInvocation>,
+    S::Future: Send + 'static,
+{
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut invocation: LambdaInvocation) -> S::Future {
+    fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
         let body = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
-        self.events
-            .bodies
-            .insert(invocation.context.request_id.clone(), body);
-        self.inner.call(invocation)
+        let id = invocation.context.request_id.clone();
+        self.events.bodies.insert(id.clone(), body);
+        let bodies = Arc::clone(&self.events.bodies);
+        let handled = self.inner.call(invocation);
+        Box::pin(async move {
+            let result = handled.await;
+            // Gone even if the handler never took it (it failed first, or panicked inside the
+            // runtime's panic guard): an event never outlives its invocation.
+            bodies.remove(&id);
+            result
+        })
     }
 }
 
@@ -332,6 +345,56 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    fn invocation(request_id: &str, body: &'static str) -> LambdaInvocation {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = request_id.to_owned();
+        LambdaInvocation {
+            parts: http::Response::new(()).into_parts().0,
+            body: Bytes::from_static(body.as_bytes()),
+            context,
+        }
+    }
+
+    #[tokio::test]
+    async fn raw_events_hand_each_handler_its_own_text_once_and_keep_none() {
+        let events = RawEvents::default();
+        let taken = events.clone();
+        // Stands where the runtime's own service is: it sees the body the runtime deserializes,
+        // then calls the handler, which takes the text (or fails before it does).
+        let inner = lambda_runtime::service_fn(move |invocation: LambdaInvocation| {
+            let taken = taken.clone();
+            async move {
+                let seen = invocation.body.clone();
+                let event = LambdaEvent::new((), invocation.context);
+                if event.context.request_id == "fails-first" {
+                    anyhow::bail!("handler failed before taking its event");
+                }
+                let text = taken.take(&event)?;
+                let again = taken.take(&event).unwrap_err().to_string();
+                Ok((seen, text, again))
+            }
+        });
+        let mut service = events.layer(inner);
+        let (seen, text, again) = service
+            .call(invocation("a", r#"{"records":["a"]}"#))
+            .await
+            .unwrap();
+        assert_eq!(seen, "null");
+        assert_eq!(text, r#"{"records":["a"]}"#);
+        assert!(
+            again.contains("no event text kept for request a"),
+            "{again}"
+        );
+        let (_, text, _) = service
+            .call(invocation("b", r#"{"records":["b"]}"#))
+            .await
+            .unwrap();
+        assert_eq!(text, r#"{"records":["b"]}"#);
+        let failed = service.call(invocation("fails-first", "{}")).await;
+        assert!(failed.is_err());
+        assert!(events.bodies.is_empty(), "an untaken event was kept");
+    }
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs

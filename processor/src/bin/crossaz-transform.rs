@@ -1,6 +1,8 @@
 //! The Firehose transform Lambda (`bootstrap`): config from the environment, clients built
 //! once, then the Lambda runtime loop.
 
+use std::sync::Arc;
+
 use crossaz::firehose::FirehoseEvent;
 use crossaz::lambda::{Config, Handler, RawEvents};
 use lambda_runtime::layers::TracingLayer;
@@ -31,19 +33,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .build(),
     );
     let store = SnapshotStore::new(s3, config.bucket.clone(), "");
-    let handler = Handler::new(config, store);
-    let handler = &handler;
+    let handler = Arc::new(Handler::new(config, store));
     // The event text reaches the handler untouched (RawEvents): it is read in place.
     let events = RawEvents::default();
     let taken = events.clone();
-    let taken = &taken;
-    Runtime::new(service_fn(move |event: LambdaEvent<()>| async move {
-        let text = taken.take(&event)?;
-        let event = FirehoseEvent::from_json(&text)?;
-        handler
-            .handle(event)
-            .await
-            .map_err(lambda_runtime::Error::from)
+    Runtime::new(service_fn(move |event: LambdaEvent<()>| {
+        let (handler, taken) = (Arc::clone(&handler), taken.clone());
+        async move {
+            let text = taken.take(&event)?;
+            let event = FirehoseEvent::from_json(&text)?;
+            handler
+                .handle(event)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
     }))
     .layer(events)
     .layer(TracingLayer::new())
