@@ -429,10 +429,19 @@ mod tests {
         serde_json::to_vec(&json!({ "message": line })).unwrap()
     }
 
-    /// Runs the transform and reads its response back with aws_lambda_events' types.
+    /// Runs the transform on records with `payloads` and reads its response back with
+    /// aws_lambda_events' types.
     fn run_with(
         settings: TransformSettings,
         payloads: &[Vec<u8>],
+    ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
+        run_event(settings, &event(payloads))
+    }
+
+    /// Runs the transform on `event` and reads its response back with aws_lambda_events' types.
+    fn run_event(
+        settings: TransformSettings,
+        event: &FirehoseEvent,
     ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
         let index = index();
         let format = FlowFormat::parse(FORMAT).unwrap();
@@ -441,7 +450,7 @@ mod tests {
             Attributor::new(&index, Pricing::default()),
             settings,
         )
-        .run(&event(payloads))?;
+        .run(event)?;
         assert_eq!(stats.response_bytes, response.as_bytes().len());
         Ok((serde_json::from_slice(response.as_bytes()).unwrap(), stats))
     }
@@ -535,15 +544,7 @@ mod tests {
         ]})
         .to_string();
         let event = FirehoseEvent::from_json(text.as_bytes()).unwrap();
-        let index = index();
-        let format = FlowFormat::parse(FORMAT).unwrap();
-        let transform = Transform::new(
-            &format,
-            Attributor::new(&index, Pricing::default()),
-            TransformSettings::default(),
-        );
-        let (response, stats) = transform.run(&event).unwrap();
-        let parsed: KinesisFirehoseResponse = serde_json::from_slice(response.as_bytes()).unwrap();
+        let (parsed, stats) = run_event(TransformSettings::default(), &event).unwrap();
         let results: Vec<_> = parsed
             .records
             .iter()
@@ -557,6 +558,9 @@ mod tests {
             ]
         );
         assert_eq!((stats.records_ok, stats.failed_parse), (1, 1));
+        let kept = rows(&parsed.records[0].data.0);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0]["bytes"], 1000);
     }
 
     #[test]
