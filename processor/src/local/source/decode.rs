@@ -351,11 +351,12 @@ fn decode_event(
         chunk_lines,
         emit,
     );
-    let mut data = Vec::new();
     for (index, record) in event.records.iter().enumerate() {
         let number = index as u64 + 1;
-        let decoded = record.decode_into(&mut data).and_then(|()| {
-            String::from_utf8(std::mem::take(&mut data)).map_err(|_| "data is not UTF-8".to_owned())
+        // Its own buffer: the decoded text is handed on.
+        let mut data = Vec::new();
+        let decoded = record.decode_into(&mut data).and_then(move |()| {
+            String::from_utf8(data).map_err(|_| "data is not UTF-8".to_owned())
         });
         let keep_going = match decoded {
             Ok(text) => chunker.push(number, text),
