@@ -14,5 +14,6 @@ for zip in target/lambda/crossaz-transform/bootstrap.zip target/lambda/crossaz-e
     || { echo "${zip} has no bootstrap at its root" >&2; exit 1; }
   echo "${zip}: $(stat -c %s "${zip}") bytes"
 done
-test -x target/debug/crossaz-transform || cargo test --workspace --all-features --no-run
+# Built fresh (a no-op right after `cargo test`): a stale binary would test old code.
+cargo build --workspace --all-features --bins
 python3 -m pytest -q processor/tests/lambda
