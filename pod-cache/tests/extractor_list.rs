@@ -235,7 +235,8 @@ async fn a_page_that_is_not_a_list_fails_loudly() {
 #[tokio::test]
 async fn kubeconfig_with_plain_http_and_bearer_token_works() {
     let server = FixtureServer::start(small_fixture(vec![], Some("fixture-token"))).await;
-    let dir = tempdir();
+    let scratch = tempdir();
+    let dir = scratch.path();
     let kubeconfig = server.write_kubeconfig(&dir, "fixture-token");
     let out = dir.join("snapshot.json.zst");
     let command = pod_cache::extract::cli::parse_args(
@@ -275,7 +276,8 @@ async fn kubeconfig_with_plain_http_and_bearer_token_works() {
 #[tokio::test]
 async fn wrong_token_is_a_clear_error() {
     let server = FixtureServer::start(small_fixture(vec![], Some("fixture-token"))).await;
-    let dir = tempdir();
+    let scratch = tempdir();
+    let dir = scratch.path();
     let kubeconfig = server.write_kubeconfig(&dir, "wrong");
     let (client, cluster) = pod_cache::extract::cli::kubeconfig_client(Some(&kubeconfig))
         .await
@@ -356,7 +358,8 @@ async fn kubectl_reads_the_same_fixture() {
     // client-go sends no bearer token over plain HTTP (kube-rs does, see the kubeconfig test),
     // so this fixture serves anonymous requests.
     let server = FixtureServer::start(small_fixture(vec![], None)).await;
-    let dir = tempdir();
+    let scratch = tempdir();
+    let dir = scratch.path();
     let kubeconfig = server.write_kubeconfig(&dir, "unused-over-http");
     let output = tokio::process::Command::new("kubectl")
         .args(["--kubeconfig", kubeconfig.to_str().expect("utf8")])
@@ -413,14 +416,6 @@ async fn kubectl_reads_the_same_fixture() {
     );
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "crossaz-extractor-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).expect("tempdir");
-    dir
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
 }

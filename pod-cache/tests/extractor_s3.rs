@@ -371,9 +371,8 @@ async fn the_binary_extracts_to_s3_fetches_history_and_fails_loudly() {
         faults: vec![],
     })
     .await;
-    let dir = std::env::temp_dir().join(format!("crossaz-extractor-bin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let kubeconfig = server.write_kubeconfig(&dir, "fixture-token");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = server.write_kubeconfig(scratch.path(), "fixture-token");
     let kubeconfig = kubeconfig.to_str().expect("utf8");
     let out = format!("s3://{BUCKET}/snaps/");
 
@@ -416,7 +415,7 @@ async fn the_binary_extracts_to_s3_fetches_history_and_fails_loudly() {
         "{stdout}"
     );
 
-    let file = dir.join("history.json.zst");
+    let file = scratch.path().join("history.json.zst");
     let at = chrono::Utc::now().to_rfc3339();
     let fetched = run_binary(
         &moto,
@@ -466,7 +465,6 @@ async fn the_binary_extracts_to_s3_fetches_history_and_fails_loudly() {
     let usage = run_binary(&moto, &["extract"]).await;
     assert_eq!(usage.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&usage.stderr).contains("extract: --out is required"));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]

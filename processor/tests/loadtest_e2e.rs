@@ -34,11 +34,12 @@ const HOURS: i64 = 1;
 const FLOWS_PER_MINUTE: usize = 40;
 const BUCKET: &str = "flow-delivery";
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crossaz-lt-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder for one test, removed when the test ends.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("crossaz-lt-e2e-{name}-"))
+        .tempdir()
+        .unwrap()
 }
 
 fn cluster() -> Cluster {
@@ -194,7 +195,8 @@ fn firehose_kinesis_and_s3_drives_arrive_and_verify_exactly() {
     let moto = Moto::start();
     let rt = runtime();
     let aws = AwsTarget::local(&moto.endpoint);
-    let dir = scratch("moto");
+    let scratch = scratch("moto");
+    let dir = scratch.path();
     let cluster = cluster();
     let snapshot = snapshot(&cluster, &dir);
 
@@ -363,7 +365,8 @@ fn rewrite_cell(path: &Path, column: &str, row: usize, value: &str) {
 
 #[test]
 fn verifier_catches_an_injected_double_count_and_misattribution() {
-    let dir = scratch("inject");
+    let scratch = scratch("inject");
+    let dir = scratch.path();
     let cluster = cluster();
     let snapshot = snapshot(&cluster, &dir);
     let rt = runtime();
@@ -465,7 +468,8 @@ fn verifier_catches_an_injected_double_count_and_misattribution() {
 
 #[test]
 fn in_process_drive_reports_and_matches_the_truth() {
-    let dir = scratch("in-process");
+    let scratch = scratch("in-process");
+    let dir = scratch.path();
     let out = dir.join("run");
     let data = dir.join("parquet");
     let output = crossaz(
@@ -551,7 +555,8 @@ fn cli_drives_report_arrival_and_give_up_on_a_missing_stream() {
     let moto = Moto::start();
     let rt = runtime();
     let aws = AwsTarget::local(&moto.endpoint);
-    let dir = scratch("cli");
+    let scratch = scratch("cli");
+    let dir = scratch.path();
     rt.block_on(async {
         aws.s3_client()
             .await
@@ -649,7 +654,8 @@ fn lambda_drive_invokes_the_transform_and_checks_every_record() {
     let moto = Moto::start();
     let rt = runtime();
     let aws = AwsTarget::local(&moto.endpoint);
-    let dir = scratch("lambda");
+    let scratch = scratch("lambda");
+    let dir = scratch.path();
     let cluster = cluster();
     let snapshot = observed_snapshot(&cluster, "e2e", START, START + HOURS * 3600)
         .unwrap()
@@ -746,7 +752,8 @@ fn files_driver_archive_backfills_exactly_with_hourly_history() {
     // Three hours of delivery files (the files driver) and the extractor's history: one snapshot
     // per hour, the last one taken in that hour (pods observed once a minute).
     let hours = 3;
-    let dir = scratch("backfill");
+    let scratch = scratch("backfill");
+    let dir = scratch.path();
     let cluster = generate_cluster(&ClusterSpec::default(), START, START + hours * 3600).unwrap();
     let traffic = TrafficSpec {
         flows_per_minute: FLOWS_PER_MINUTE,
@@ -817,7 +824,8 @@ fn files_driver_archive_backfills_exactly_with_hourly_history() {
 #[test]
 fn transform_cli_on_event_files_returns_every_record_and_the_truth() {
     use base64::Engine as _;
-    let dir = scratch("transform-cli");
+    let scratch = scratch("transform-cli");
+    let dir = scratch.path();
     let cluster = cluster();
     let set = loadtest::generate_flows(&cluster, &traffic()).unwrap();
     let snapshot = snapshot(&cluster, &dir);
