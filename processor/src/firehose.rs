@@ -67,7 +67,7 @@ impl<'a> FirehoseEvent<'a> {
     /// Reads an event from its JSON text. Strings borrow from `text` (base64 data has nothing
     /// to unescape), and the text is checked as UTF-8 once, not string by string.
     pub fn from_json(text: &'a [u8]) -> Result<FirehoseEvent<'a>, EventError> {
-        Ok(serde_json::from_str(std::str::from_utf8(text)?)?)
+        Ok(serde_json::from_str(utf8(text)?)?)
     }
 
     /// An event of `(recordId, payload)` pairs, as Firehose would send them (tests, tools).
@@ -249,6 +249,14 @@ fn push_json_str(out: &mut String, s: &str) {
         out.push_str(s);
         out.push('"');
     }
+}
+
+/// `bytes` as text, checked with SIMD: several times faster than `std::str::from_utf8` on the
+/// 1–6 MB event and on every record. Text that is not UTF-8 is checked again by the standard
+/// library, whose error says where it stops.
+#[inline]
+pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes))
 }
 
 /// Bytes of a `u64` each holding `b`.
@@ -463,6 +471,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn utf8_agrees_with_the_standard_library(
+            bytes in proptest::collection::vec(any::<u8>(), 0..200),
+            text in any::<String>(),
+        ) {
+            prop_assert_eq!(utf8(&bytes), std::str::from_utf8(&bytes));
+            prop_assert_eq!(utf8(text.as_bytes()), Ok(text.as_str()));
+        }
+
         #[test]
         fn strings_are_written_as_serde_json_writes_them(s in any::<String>()) {
             let mut out = Vec::new();

@@ -65,7 +65,7 @@ enum Inner<'a> {
 /// (separated by whitespace or nothing) or raw text, either holding one or several lines
 /// separated by `\n` or `\r\n`. Blank lines are skipped; a record with none is [`FrameError::Empty`].
 pub fn record_lines(data: &[u8]) -> Result<RecordLines<'_>, FrameError> {
-    let text = std::str::from_utf8(data)?;
+    let text = crate::firehose::utf8(data)?;
     if let Some(message) = plain_message(text) {
         // The common case, read without a JSON parser: it yields what the parser would. The
         // message holds no newline, so it is one line or blank.
