@@ -30,6 +30,8 @@ pub const DEFAULT_MAX_SNAPSHOT_LAG_SECS: i64 = 600;
 /// prefix, replayed by `crossaz reprocess` with the history snapshot of their hour): the
 /// snapshot retains vanished pods for an hour (pod-cache `DEFAULT_RETENTION_SECS`).
 pub const DEFAULT_MAX_RECORD_AGE_SECS: i64 = 3600;
+/// `{"records":[` and `]}` around the records.
+const RESPONSE_DOCUMENT_BYTES: usize = 14;
 /// Length of a `dt` partition key, `yyyy-MM-dd-HH`.
 const PARTITION_KEY_BYTES: usize = 13;
 /// At most this many per-record failures are logged per batch; the rest are only counted.
@@ -232,9 +234,9 @@ impl<'a> Transform<'a> {
             .map(|r| RECORD_FRAMING_BYTES + PARTITION_KEY_BYTES + r.record_id.len())
             .sum();
         let mut budget = self.settings.max_response_bytes.saturating_sub(framing);
-        // Rows are about as long as their base64 lines: size the response like the event.
-        let input: usize = event.records.iter().map(|r| r.data.len()).sum();
-        let mut out = ResponseWriter::with_capacity(framing + input);
+        // Room for the most the budget lets through, so the response never grows (a row is about
+        // four times its line, and growing copied megabytes); pages never written cost nothing.
+        let mut out = ResponseWriter::with_capacity(framing + budget + RESPONSE_DOCUMENT_BYTES);
         // One record's decoded data and its rows, reused from record to record.
         let mut data = Vec::with_capacity(1 << 12);
         let mut rows = Vec::with_capacity(1 << 16);
