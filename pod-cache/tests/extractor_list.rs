@@ -237,7 +237,7 @@ async fn kubeconfig_with_plain_http_and_bearer_token_works() {
     let server = FixtureServer::start(small_fixture(vec![], Some("fixture-token"))).await;
     let scratch = tempdir();
     let dir = scratch.path();
-    let kubeconfig = server.write_kubeconfig(&dir, "fixture-token");
+    let kubeconfig = server.write_kubeconfig(dir, "fixture-token");
     let out = dir.join("snapshot.json.zst");
     let command = pod_cache::extract::cli::parse_args(
         &[
@@ -278,7 +278,7 @@ async fn wrong_token_is_a_clear_error() {
     let server = FixtureServer::start(small_fixture(vec![], Some("fixture-token"))).await;
     let scratch = tempdir();
     let dir = scratch.path();
-    let kubeconfig = server.write_kubeconfig(&dir, "wrong");
+    let kubeconfig = server.write_kubeconfig(dir, "wrong");
     let (client, cluster) = pod_cache::extract::cli::kubeconfig_client(Some(&kubeconfig))
         .await
         .expect("client");
@@ -360,7 +360,7 @@ async fn kubectl_reads_the_same_fixture() {
     let server = FixtureServer::start(small_fixture(vec![], None)).await;
     let scratch = tempdir();
     let dir = scratch.path();
-    let kubeconfig = server.write_kubeconfig(&dir, "unused-over-http");
+    let kubeconfig = server.write_kubeconfig(dir, "unused-over-http");
     let output = tokio::process::Command::new("kubectl")
         .args(["--kubeconfig", kubeconfig.to_str().expect("utf8")])
         .args(["get", "pods", "-A", "-o", "json", "--chunk-size=3"])

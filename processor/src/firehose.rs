@@ -298,22 +298,20 @@ pub fn needs_json_escape(bytes: &[u8]) -> bool {
         let word = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
         return word_needs_escape(word(0)) | word_needs_escape(word(n - 8));
     }
-    bytes.iter().copied().any(byte_needs_escape)
+    bytes.iter().any(|&b| escape_bit(b) != 0)
 }
 
 /// [`needs_json_escape`] of exactly `N` bytes, without early exit, so that it vectorizes.
-#[inline(always)]
+#[inline]
 fn block_needs_escape<const N: usize>(block: &[u8]) -> bool {
     let block: &[u8; N] = block.try_into().unwrap_or(&[0; N]);
-    block
-        .iter()
-        .fold(0u8, |any, &b| any | u8::from(byte_needs_escape(b)))
-        != 0
+    block.iter().fold(0u8, |any, &b| any | escape_bit(b)) != 0
 }
 
-#[inline(always)]
-fn byte_needs_escape(b: u8) -> bool {
-    (b < 0x20) | (b == b'"') | (b == b'\\')
+/// 1 if a JSON string must escape `b`, else 0: no branches, so that blocks vectorize.
+#[inline]
+fn escape_bit(b: u8) -> u8 {
+    u8::from(b < 0x20) | u8::from(b == b'"') | u8::from(b == b'\\')
 }
 
 /// Appends `s` as a JSON string, byte for byte as serde_json writes it.

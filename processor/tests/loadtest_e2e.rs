@@ -198,7 +198,7 @@ fn firehose_kinesis_and_s3_drives_arrive_and_verify_exactly() {
     let scratch = scratch("moto");
     let dir = scratch.path();
     let cluster = cluster();
-    let snapshot = snapshot(&cluster, &dir);
+    let snapshot = snapshot(&cluster, dir);
 
     // The destinations: a bucket, a DirectPut delivery stream writing into it, a 2-shard stream.
     rt.block_on(async {
@@ -267,7 +267,7 @@ fn firehose_kinesis_and_s3_drives_arrive_and_verify_exactly() {
     assert_eq!(firehose.truth, kinesis.truth);
     assert_eq!(firehose.truth, files.truth);
     assert_eq!(firehose.report.generated, kinesis.report.generated);
-    let truth = write_truth(&firehose.truth, &dir);
+    let truth = write_truth(&firehose.truth, dir);
 
     // Each arrival through `crossaz run` into Parquet, verified exactly against the truth.
     let endpoint = Some(moto.endpoint.as_str());
@@ -368,7 +368,7 @@ fn verifier_catches_an_injected_double_count_and_misattribution() {
     let scratch = scratch("inject");
     let dir = scratch.path();
     let cluster = cluster();
-    let snapshot = snapshot(&cluster, &dir);
+    let snapshot = snapshot(&cluster, dir);
     let rt = runtime();
 
     // Delivery files into a folder (the files driver), through the pipeline: exact.
@@ -381,7 +381,7 @@ fn verifier_catches_an_injected_double_count_and_misattribution() {
     let arrived = arrival::folder_records(&logs).unwrap();
     assert_eq!(arrived.records, run.report.sent);
     assert!(arrived.containers >= 12, "{arrived:?}");
-    let truth = write_truth(&run.truth, &dir);
+    let truth = write_truth(&run.truth, dir);
     let data = dir.join("parquet");
     run_pipeline(
         &snapshot,
@@ -784,7 +784,7 @@ fn files_driver_archive_backfills_exactly_with_hourly_history() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, pod_cache::codec::encode(&snapshot).unwrap()).unwrap();
     }
-    let truth = write_truth(&run.truth, &dir);
+    let truth = write_truth(&run.truth, dir);
     let out = dir.join("flows");
     // One hour past the window: records of the last hour also sit in files stamped after it.
     let to = (START + (hours + 1) * 3600).to_string();
@@ -828,7 +828,7 @@ fn transform_cli_on_event_files_returns_every_record_and_the_truth() {
     let dir = scratch.path();
     let cluster = cluster();
     let set = loadtest::generate_flows(&cluster, &traffic()).unwrap();
-    let snapshot = snapshot(&cluster, &dir);
+    let snapshot = snapshot(&cluster, dir);
     let events = dir.join("events");
     let mut writer = loadtest::output::FirehoseWriter::new(&events, 7);
     for (record, line) in set.records.iter().zip(set.lines(&cluster)) {
