@@ -14,6 +14,8 @@ for zip in target/lambda/crossaz-transform/bootstrap.zip target/lambda/crossaz-e
     || { echo "${zip} has no bootstrap at its root" >&2; exit 1; }
   echo "${zip}: $(stat -c %s "${zip}") bytes"
 done
-# Built fresh (a no-op right after `cargo test`): a stale binary would test old code.
-cargo build --workspace --all-features --bins
+# Built fresh, as `cargo test` builds them (a no-op right after it; `cargo build` would resolve
+# features without the dev-dependencies and compile DataFusion again): a stale binary would
+# test old code.
+cargo test --workspace --all-features --no-run
 python3 -m pytest -q processor/tests/lambda
