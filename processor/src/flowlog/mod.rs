@@ -13,6 +13,7 @@
 mod field;
 mod format;
 pub mod frame;
+mod ip;
 mod parse;
 mod render;
 mod tokens;
