@@ -39,7 +39,9 @@ cargo test --workspace --all-features --no-fail-fast
 phase "demo (exact match with the generator's ground truth)"
 # `cargo test` built this binary with the test run's feature set; `cargo build` would resolve
 # features without the dev-dependencies and compile DataFusion again.
-target/debug/crossaz demo --out "$(mktemp -d)"
+demo_out="$(mktemp -d)"
+trap 'rm -rf "${demo_out}"' EXIT
+target/debug/crossaz demo --out "${demo_out}"
 
 phase ".ci/test-deploy.sh"
 bash .ci/test-deploy.sh
