@@ -29,7 +29,7 @@ use crate::attribute::{Attributor, Pricing};
 use crate::firehose::{FirehoseEvent, FirehoseResponse};
 use crate::flowlog::{FlowFormat, RECOMMENDED_FORMAT};
 use crate::metrics::transform_emf;
-use crate::transform::{Transform, TransformSettings};
+use crate::transform::{LAMBDA_RESPONSE_LIMIT_BYTES, Transform, TransformSettings};
 
 /// Environment variable names, as documented in the README and set by `deploy/template.yaml`.
 pub mod env {
@@ -105,17 +105,24 @@ impl Config {
                 env::USD_PER_GB
             );
         }
+        let max_response_bytes = parse_or(
+            &lookup,
+            env::MAX_RESPONSE_BYTES,
+            defaults.max_response_bytes,
+        )?;
+        if !(1..=LAMBDA_RESPONSE_LIMIT_BYTES).contains(&max_response_bytes) {
+            bail!(
+                "{} must be 1..={LAMBDA_RESPONSE_LIMIT_BYTES} (Lambda's response limit), got {max_response_bytes}",
+                env::MAX_RESPONSE_BYTES
+            );
+        }
         Ok(Config {
             bucket: required(env::SNAPSHOT_BUCKET)?,
             key: required(env::SNAPSHOT_KEY)?,
             format,
             pricing: Pricing { usd_per_gb },
             settings: TransformSettings {
-                max_response_bytes: parse_or(
-                    &lookup,
-                    env::MAX_RESPONSE_BYTES,
-                    defaults.max_response_bytes,
-                )?,
+                max_response_bytes,
                 max_snapshot_lag_secs: parse_or(
                     &lookup,
                     env::MAX_SNAPSHOT_LAG_SECS,
@@ -442,6 +449,27 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(v2.to_string(), "CROSSAZ_FLOW_FORMAT cannot attribute pods");
+        for budget in ["0", "6291457"] {
+            let over = Config::from_lookup(lookup(&[
+                (env::SNAPSHOT_BUCKET, "b"),
+                (env::SNAPSHOT_KEY, "k"),
+                (env::MAX_RESPONSE_BYTES, budget),
+            ]))
+            .unwrap_err();
+            assert_eq!(
+                over.to_string(),
+                format!(
+                    "CROSSAZ_MAX_RESPONSE_BYTES must be 1..=6291456 (Lambda's response limit), got {budget}"
+                )
+            );
+        }
+        let at_limit = Config::from_lookup(lookup(&[
+            (env::SNAPSHOT_BUCKET, "b"),
+            (env::SNAPSHOT_KEY, "k"),
+            (env::MAX_RESPONSE_BYTES, "6291456"),
+        ]))
+        .unwrap();
+        assert_eq!(at_limit.settings.max_response_bytes, 6_291_456);
         assert!(format!("{v2:#}").contains("pkt-srcaddr"), "{v2:#}");
     }
 }

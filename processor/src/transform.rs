@@ -19,8 +19,10 @@ use crate::flowlog::FlowFormat;
 use crate::flowlog::frame::record_lines;
 use crate::pipeline::decide_line;
 
-/// A synchronous Lambda response may be 6 MB (6,291,456 bytes); like Splunk's AWS-licensed
-/// flow-log processor we budget 6,000,000 bytes to leave room for JSON framing we do not count.
+/// The most a synchronous Lambda invocation may return: 6 MB.
+pub const LAMBDA_RESPONSE_LIMIT_BYTES: usize = 6_291_456;
+/// Like Splunk's AWS-licensed flow-log processor we budget 6,000,000 bytes of the
+/// [`LAMBDA_RESPONSE_LIMIT_BYTES`], to leave room for JSON framing we do not count.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 6_000_000;
 /// Records newer than the snapshot by more than this fail the invocation: the extractor runs
 /// every minute, so ten minutes without a snapshot means it is broken, and attributing with an
@@ -30,8 +32,6 @@ pub const DEFAULT_MAX_SNAPSHOT_LAG_SECS: i64 = 600;
 /// prefix, replayed by `crossaz reprocess` with the history snapshot of their hour): the
 /// snapshot retains vanished pods for an hour (pod-cache `DEFAULT_RETENTION_SECS`).
 pub const DEFAULT_MAX_RECORD_AGE_SECS: i64 = 3600;
-/// `{"records":[` and `]}` around the records.
-const RESPONSE_DOCUMENT_BYTES: usize = 14;
 /// Length of a `dt` partition key, `yyyy-MM-dd-HH`.
 const PARTITION_KEY_BYTES: usize = 13;
 /// At most this many per-record failures are logged per batch; the rest are only counted.
@@ -236,7 +236,9 @@ impl<'a> Transform<'a> {
         let mut budget = self.settings.max_response_bytes.saturating_sub(framing);
         // Room for the most the budget lets through, so the response never grows (a row is about
         // four times its line, and growing copied megabytes); pages never written cost nothing.
-        let mut out = ResponseWriter::with_capacity(framing + budget + RESPONSE_DOCUMENT_BYTES);
+        // Never more than a Lambda can return, whatever budget the settings give.
+        let most = (framing + budget).min(LAMBDA_RESPONSE_LIMIT_BYTES);
+        let mut out = ResponseWriter::with_capacity(most);
         // One record's decoded data and its rows, reused from record to record.
         let mut data = Vec::with_capacity(1 << 12);
         let mut rows = Vec::with_capacity(1 << 16);
