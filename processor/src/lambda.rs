@@ -431,45 +431,35 @@ mod tests {
     fn config_errors_name_the_variable() {
         let missing = Config::from_lookup(lookup(&[(env::SNAPSHOT_KEY, "k")])).unwrap_err();
         assert_eq!(missing.to_string(), "CROSSAZ_SNAPSHOT_BUCKET must be set");
-        let bad = Config::from_lookup(lookup(&[
-            (env::SNAPSHOT_BUCKET, "b"),
-            (env::SNAPSHOT_KEY, "k"),
-            (env::MAX_SNAPSHOT_LAG_SECS, "soon"),
-        ]))
-        .unwrap_err();
+        let bad = config_with(env::MAX_SNAPSHOT_LAG_SECS, "soon").unwrap_err();
         assert!(
             bad.to_string()
                 .starts_with("CROSSAZ_MAX_SNAPSHOT_LAG_SECS=\"soon\" is invalid"),
             "{bad}"
         );
-        let v2 = Config::from_lookup(lookup(&[
-            (env::SNAPSHOT_BUCKET, "b"),
-            (env::SNAPSHOT_KEY, "k"),
-            (env::FLOW_FORMAT, "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"),
-        ]))
-        .unwrap_err();
+        let v2 = config_with(env::FLOW_FORMAT, "${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}").unwrap_err();
         assert_eq!(v2.to_string(), "CROSSAZ_FLOW_FORMAT cannot attribute pods");
+        assert!(format!("{v2:#}").contains("pkt-srcaddr"), "{v2:#}");
         for budget in ["0", "6291457"] {
-            let over = Config::from_lookup(lookup(&[
-                (env::SNAPSHOT_BUCKET, "b"),
-                (env::SNAPSHOT_KEY, "k"),
-                (env::MAX_RESPONSE_BYTES, budget),
-            ]))
-            .unwrap_err();
             assert_eq!(
-                over.to_string(),
+                config_with(env::MAX_RESPONSE_BYTES, budget)
+                    .unwrap_err()
+                    .to_string(),
                 format!(
                     "CROSSAZ_MAX_RESPONSE_BYTES must be 1..=6291456 (Lambda's response limit), got {budget}"
                 )
             );
         }
-        let at_limit = Config::from_lookup(lookup(&[
+        let at_limit = config_with(env::MAX_RESPONSE_BYTES, "6291456").unwrap();
+        assert_eq!(at_limit.settings.max_response_bytes, 6_291_456);
+    }
+
+    /// The configuration with the required variables and `name=value`.
+    fn config_with(name: &str, value: &str) -> anyhow::Result<Config> {
+        Config::from_lookup(lookup(&[
             (env::SNAPSHOT_BUCKET, "b"),
             (env::SNAPSHOT_KEY, "k"),
-            (env::MAX_RESPONSE_BYTES, "6291456"),
+            (name, value),
         ]))
-        .unwrap();
-        assert_eq!(at_limit.settings.max_response_bytes, 6_291_456);
-        assert!(format!("{v2:#}").contains("pkt-srcaddr"), "{v2:#}");
     }
 }
