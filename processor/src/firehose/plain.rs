@@ -25,11 +25,11 @@ pub(super) fn read(text: &str) -> Option<FirehoseEvent<'_>> {
     r.expect(b'{')?;
     // `{}` lacks `records`: serde_json's error.
     loop {
-        match r.string()? {
-            "invocationId" => set(&mut event.invocation_id, r.value_str()?)?,
-            "deliveryStreamArn" => set(&mut event.delivery_stream_arn, r.value_str()?)?,
-            "region" => set(&mut event.region, r.value_str()?)?,
-            "records" => {
+        match r.name()? {
+            Name::InvocationId => set(&mut event.invocation_id, r.value_str()?)?,
+            Name::DeliveryStreamArn => set(&mut event.delivery_stream_arn, r.value_str()?)?,
+            Name::Region => set(&mut event.region, r.value_str()?)?,
+            Name::Records => {
                 r.expect(b':')?;
                 set(&mut records, r.records()?)?;
             }
@@ -54,6 +54,30 @@ pub(super) fn read(text: &str) -> Option<FirehoseEvent<'_>> {
 fn set<T>(field: &mut Option<T>, value: T) -> Option<()> {
     field.is_none().then(|| *field = Some(value))
 }
+
+/// The member names a field takes, and every other.
+#[derive(Clone, Copy)]
+enum Name {
+    RecordId,
+    Data,
+    InvocationId,
+    DeliveryStreamArn,
+    Region,
+    Records,
+    Other,
+}
+
+/// The names [`Reader::name`] matches whole, closing quote included, most frequent first.
+/// `approximateArrivalTimestamp` is in every record Firehose sends; no field takes it.
+const NAMES: [(&str, Name); 7] = [
+    ("recordId\"", Name::RecordId),
+    ("approximateArrivalTimestamp\"", Name::Other),
+    ("data\"", Name::Data),
+    ("invocationId\"", Name::InvocationId),
+    ("deliveryStreamArn\"", Name::DeliveryStreamArn),
+    ("region\"", Name::Region),
+    ("records\"", Name::Records),
+];
 
 struct Reader<'a> {
     text: &'a str,
@@ -90,6 +114,21 @@ impl<'a> Reader<'a> {
             b if b == close => Some(false),
             _ => None,
         }
+    }
+
+    /// A member's name: one of [`NAMES`] compared in place (most names are short, where finding
+    /// the closing quote costs more than the comparison), else any plain string.
+    fn name(&mut self) -> Option<Name> {
+        self.expect(b'"')?;
+        let rest = self.bytes().get(self.at..)?;
+        for (quoted, name) in NAMES {
+            if rest.starts_with(quoted.as_bytes()) {
+                self.at += quoted.len();
+                return Some(name);
+            }
+        }
+        self.at -= 1;
+        self.string().map(|_| Name::Other)
     }
 
     /// A string with nothing to unescape, borrowed from the text.
@@ -135,9 +174,9 @@ impl<'a> Reader<'a> {
         let (mut record_id, mut data) = (None, None);
         // `{}` lacks both fields: serde_json's error.
         loop {
-            match self.string()? {
-                "recordId" => set(&mut record_id, self.value_str()?)?,
-                "data" => set(&mut data, self.value_str()?)?,
+            match self.name()? {
+                Name::RecordId => set(&mut record_id, self.value_str()?)?,
+                Name::Data => set(&mut data, self.value_str()?)?,
                 _ => {
                     self.expect(b':')?;
                     self.skip_value(MAX_DEPTH)?;
