@@ -49,35 +49,7 @@ fn bench(c: &mut Criterion) {
         snapshot.nodes.len()
     );
     let encoded = codec::encode(&snapshot).expect("encode");
-    let traffic = TrafficSpec {
-        flows_per_minute: 3000,
-        ..TrafficSpec::new(START, MINUTES * 60)
-    };
-    let flows = generate_flows(&cluster, &traffic).expect("traffic");
-    let format = FlowFormat::parse(&flows.format.log_format()).expect("format");
-    let dir = std::env::temp_dir().join(format!("crossaz-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut writer = FirehoseWriter::new(&dir, 1);
-    for (record, line) in flows.records.iter().zip(flows.lines(&cluster)) {
-        writer.push(record.end, &line).expect("event");
-    }
-    let files = writer.finish().expect("events");
-    // Up to five ~1 MB events.
-    let events: Vec<Vec<u8>> = files
-        .iter()
-        .take(5)
-        .map(|p| std::fs::read(p).expect("read"))
-        .collect();
-    let _ = std::fs::remove_dir_all(&dir);
-    let records: usize = events
-        .iter()
-        .map(|e| FirehoseEvent::from_json(e).expect("event").records.len())
-        .sum();
-    eprintln!(
-        "{} events, {records} records, {} bytes",
-        events.len(),
-        events.iter().map(Vec::len).sum::<usize>()
-    );
+    let (format, events, records) = firehose_events(&cluster, None);
 
     let index = PodIndex::new(snapshot);
     let settings = TransformSettings {
@@ -144,12 +116,76 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // The same end to end with the format the deploy stack's flow log writes: ten more fields
+    // a line, so fewer records a megabyte and more parsing per record.
+    let (format, events, records) =
+        firehose_events(&cluster, Some(crossaz::flowlog::RECOMMENDED_FORMAT));
+    let transform = Transform::new(
+        &format,
+        Attributor::new(&index, Pricing::default()),
+        settings,
+    );
+    let mut group = c.benchmark_group("deployed format");
+    group.throughput(Throughput::Elements(records as u64));
+    group.bench_function("event json -> response json", |b| {
+        b.iter(|| {
+            for bytes in &events {
+                let event = FirehoseEvent::from_json(bytes).expect("event");
+                let (response, _) = transform.run(&event).expect("fresh snapshot");
+                black_box(serde_json::to_vec(&response).expect("response"));
+            }
+        });
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("snapshot");
     group.throughput(Throughput::Elements(index.snapshot().pods.len() as u64));
     group.bench_function("decode + index", |b| {
         b.iter(|| black_box(PodIndex::new(codec::decode(&encoded).expect("decode"))));
     });
     group.finish();
+}
+
+/// Up to five ~1 MB Firehose events of the cluster's traffic, as the load test's Firehose
+/// writer frames them, in `format` (the generator's default when `None`); the format compiled
+/// and the number of records.
+fn firehose_events(
+    cluster: &loadtest::Cluster,
+    format: Option<&str>,
+) -> (FlowFormat, Vec<Vec<u8>>, usize) {
+    let mut traffic = TrafficSpec {
+        flows_per_minute: 3000,
+        ..TrafficSpec::new(START, MINUTES * 60)
+    };
+    if let Some(format) = format {
+        traffic.format = loadtest::parse_format(format);
+    }
+    let flows = generate_flows(cluster, &traffic).expect("traffic");
+    let format = FlowFormat::parse(&flows.format.log_format()).expect("format");
+    let dir = std::env::temp_dir().join(format!("crossaz-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut writer = FirehoseWriter::new(&dir, 1);
+    for (record, line) in flows.records.iter().zip(flows.lines(cluster)) {
+        writer.push(record.end, &line).expect("event");
+    }
+    let files = writer.finish().expect("events");
+    let events: Vec<Vec<u8>> = files
+        .iter()
+        .take(5)
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    let records: usize = events
+        .iter()
+        .map(|e| FirehoseEvent::from_json(e).expect("event").records.len())
+        .sum();
+    eprintln!(
+        "{} fields: {} events, {records} records, {} bytes",
+        format.len(),
+        events.len(),
+        events.iter().map(Vec::len).sum::<usize>()
+    );
+    (format, events, records)
 }
 
 criterion_group! {
