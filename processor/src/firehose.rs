@@ -68,8 +68,9 @@ pub enum EventError {
 impl<'a> FirehoseEvent<'a> {
     /// Reads an event from its JSON text. Strings borrow from `text` (base64 data has nothing
     /// to unescape), and the text is checked as UTF-8 once, not string by string. The shape
-    /// Firehose sends is read without a general JSON parser (`plain`, four times faster);
-    /// anything else, and every error, is serde_json's.
+    /// Firehose sends is read without a general JSON parser (`plain`: 617 instructions a record
+    /// against serde_json's 1,067 in the transform bench); anything else, and every error, is
+    /// serde_json's.
     pub fn from_json(text: &'a [u8]) -> Result<FirehoseEvent<'a>, EventError> {
         let text = utf8(text)?;
         match plain::read(text) {
@@ -292,8 +293,8 @@ fn word_needs_escape(word: u64) -> bool {
 /// Exact. Runs on every string of the event, every record's line and every string of every
 /// row, so it reads 32-byte blocks the compiler turns into SIMD compares (SSE2, NEON), the last
 /// block overlapping the one before, and ORs their results lane by lane, reducing them once at
-/// the end (0.5 instructions a byte under callgrind; half that of early exit per block); shorter
-/// text is read as two overlapping blocks of 16 or 8 bytes.
+/// the end (about 0.5 instructions a byte under callgrind) rather than branching per block;
+/// shorter text is read as two overlapping blocks of 16 or 8 bytes.
 #[inline]
 pub fn needs_json_escape(bytes: &[u8]) -> bool {
     let n = bytes.len();
