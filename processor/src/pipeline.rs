@@ -33,6 +33,7 @@ impl std::error::Error for LineFailure {}
 
 /// Parses `line` with `format` and decides it with `attributor`. Also returns the flow's
 /// `start`, which the transform judges snapshot freshness by.
+#[inline]
 pub fn decide_line<'l>(
     format: &FlowFormat,
     attributor: &Attributor<'l>,
