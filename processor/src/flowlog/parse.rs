@@ -93,13 +93,14 @@ impl FlowFormat {
             record.unknown.reserve_exact(self.unknown_count);
         }
         let mut tokens = Tokens::new(line);
+        let mut seen = SeenAddresses::default();
         for column in &self.columns {
             let Some((start, raw)) = tokens.next() else {
                 return Err(self.field_count_error(line));
             };
             let value = Value { line, start, raw };
             match column {
-                Column::Known(field) => set_field(&mut record, *field, value)?,
+                Column::Known(field) => set_field(&mut record, &mut seen, *field, value)?,
                 Column::Unknown(name) => record.unknown.push((name, value.text())),
             }
         }
@@ -138,10 +139,43 @@ impl<'a> Value<'a> {
     }
 }
 
+/// The last address text read for each side of the flow, and its value. A line's `srcaddr`
+/// and `pkt-srcaddr` (or the two destinations) are the same text whenever no intermediate
+/// layer rewrote the packet: on EKS, always for the peer side of an ENI's flow. Comparing the
+/// texts took the transform bench from 214.6 M to 212.5 M instructions (callgrind).
+#[derive(Default)]
+struct SeenAddresses<'a> {
+    text: [&'a [u8]; 2],
+    ip: [Option<IpAddr>; 2],
+}
+
+/// Which slot of [`SeenAddresses`] a field shares.
+const SOURCE: usize = 0;
+const DESTINATION: usize = 1;
+
+/// An address field, reusing the other address of the same side when its text is the same.
+#[inline(always)]
+fn address<'a>(
+    seen: &mut SeenAddresses<'a>,
+    side: usize,
+    field: Field,
+    raw: Value<'a>,
+) -> Result<Option<IpAddr>, ParseError> {
+    // Values are never empty, so the initial empty text matches none.
+    if raw.raw == seen.text[side] {
+        return Ok(seen.ip[side]);
+    }
+    let ip = typed(field, raw, parse_ip)?;
+    seen.text[side] = raw.raw;
+    seen.ip[side] = ip;
+    Ok(ip)
+}
+
 /// Stores one raw value in its typed slot.
 #[inline]
 fn set_field<'a>(
     record: &mut FlowRecord<'a>,
+    seen: &mut SeenAddresses<'a>,
     field: Field,
     raw: Value<'a>,
 ) -> Result<(), ParseError> {
@@ -150,8 +184,8 @@ fn set_field<'a>(
         Field::Version => record.version = typed(field, raw, parse_u8)?,
         Field::AccountId => record.account_id = text(raw),
         Field::InterfaceId => record.interface_id = text(raw),
-        Field::SrcAddr => record.srcaddr = typed(field, raw, parse_ip)?,
-        Field::DstAddr => record.dstaddr = typed(field, raw, parse_ip)?,
+        Field::SrcAddr => record.srcaddr = address(seen, SOURCE, field, raw)?,
+        Field::DstAddr => record.dstaddr = address(seen, DESTINATION, field, raw)?,
         Field::SrcPort => record.srcport = typed(field, raw, parse_u16)?,
         Field::DstPort => record.dstport = typed(field, raw, parse_u16)?,
         Field::Protocol => record.protocol = typed(field, raw, parse_u8)?,
@@ -166,8 +200,8 @@ fn set_field<'a>(
         Field::InstanceId => record.instance_id = text(raw),
         Field::TcpFlags => record.tcp_flags = typed(field, raw, parse_u16)?,
         Field::Type => record.traffic_type = text(raw),
-        Field::PktSrcAddr => record.pkt_srcaddr = typed(field, raw, parse_ip)?,
-        Field::PktDstAddr => record.pkt_dstaddr = typed(field, raw, parse_ip)?,
+        Field::PktSrcAddr => record.pkt_srcaddr = address(seen, SOURCE, field, raw)?,
+        Field::PktDstAddr => record.pkt_dstaddr = address(seen, DESTINATION, field, raw)?,
         Field::Region => record.region = text(raw),
         Field::AzId => record.az_id = text(raw),
         Field::SublocationType => record.sublocation_type = text(raw),
