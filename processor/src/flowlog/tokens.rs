@@ -26,9 +26,8 @@ pub(super) struct Tokens<'a> {
     base: usize,
     /// One bit for each whitespace byte of the current block not yet visited.
     candidates: u32,
-    /// Where the value being scanned began.
+    /// Where the value being scanned began; `usize::MAX` once the last value is out.
     token_start: usize,
-    finished: bool,
 }
 
 impl<'a> Tokens<'a> {
@@ -40,7 +39,6 @@ impl<'a> Tokens<'a> {
             base: 0,
             candidates,
             token_start: 0,
-            finished: false,
         }
     }
 }
@@ -58,23 +56,19 @@ impl<'a> Iterator for Tokens<'a> {
             while self.candidates != 0 {
                 let at = self.base + self.candidates.trailing_zeros() as usize;
                 self.candidates &= self.candidates - 1;
-                if at >= bytes.len() {
-                    // The padding after the line: the last value ends here.
-                    self.candidates = 0;
-                    self.finished = true;
-                    return if self.token_start < bytes.len() {
-                        Some((self.token_start, bytes.get(self.token_start..)?))
-                    } else {
-                        None
-                    };
-                }
                 let start = std::mem::replace(&mut self.token_start, at + 1);
                 if at > start {
                     return Some((start, bytes.get(start..at)?));
                 }
             }
-            if self.finished {
-                return None;
+            if self.base + BLOCK >= bytes.len() {
+                // The last block is done: the last value, if any, runs to the end.
+                let start = std::mem::replace(&mut self.token_start, usize::MAX);
+                return if start < bytes.len() {
+                    Some((start, bytes.get(start..)?))
+                } else {
+                    None
+                };
             }
             self.base += BLOCK;
             self.candidates = block_mask(bytes, self.base);
@@ -85,14 +79,16 @@ impl<'a> Iterator for Tokens<'a> {
 /// Bytes scanned at a time.
 const BLOCK: usize = 16;
 
-/// The 16 bytes at `base`, padded with spaces past the end of `bytes`: the padding ends the
-/// last value. `base` never passes `bytes.len()`, because the first padding space ends the scan.
+/// Fills a block past the end of the line: not whitespace, so it adds no bit to a mask.
+const PADDING: u8 = b'-';
+
+/// The 16 bytes at `base`, padded with [`PADDING`] past the end of `bytes`.
 #[inline(always)]
 fn block_at(bytes: &[u8], base: usize) -> [u8; BLOCK] {
     if let Some(chunk) = bytes.get(base..base + BLOCK) {
-        return <[u8; BLOCK]>::try_from(chunk).unwrap_or([b' '; BLOCK]);
+        return <[u8; BLOCK]>::try_from(chunk).unwrap_or([PADDING; BLOCK]);
     }
-    let mut padded = [b' '; BLOCK];
+    let mut padded = [PADDING; BLOCK];
     for (to, from) in padded.iter_mut().zip(bytes.get(base..).unwrap_or_default()) {
         *to = *from;
     }
@@ -147,7 +143,7 @@ fn block_mask_swar(bytes: &[u8], base: usize) -> u32 {
     // two partial products overlap.
     let gather = |high: u64| ((high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
     let word = |at: usize| {
-        u64::from_le_bytes(<[u8; 8]>::try_from(&block[at..at + 8]).unwrap_or([b' '; 8]))
+        u64::from_le_bytes(<[u8; 8]>::try_from(&block[at..at + 8]).unwrap_or([PADDING; 8]))
     };
     let (first, second) = (word(0), word(8));
     let spaces = gather(zero_bytes(first ^ ONES * u64::from(b' ')))
@@ -257,11 +253,11 @@ mod tests {
                 assert_eq!(block_mask_swar(&block, 0), expected, "{byte} at {position}");
             }
         }
-        // Past the end counts as space.
-        assert_eq!(block_mask(b"abc", 0), 0xfff8);
-        assert_eq!(block_mask_swar(b"abc", 0), 0xfff8);
-        assert_eq!(block_mask(&[b'x'; 20], 16), 0xfff0);
-        assert_eq!(block_mask_swar(&[b'x'; 20], 16), 0xfff0);
+        // Nothing past the end counts.
+        assert_eq!(block_mask(b"a c", 0), 0b10);
+        assert_eq!(block_mask_swar(b"a c", 0), 0b10);
+        assert_eq!(block_mask(&[b' '; 20], 16), 0b1111);
+        assert_eq!(block_mask_swar(&[b' '; 20], 16), 0b1111);
     }
 
     proptest! {
@@ -274,9 +270,9 @@ mod tests {
             base in 0..40usize,
         ) {
             let base = base.min(bytes.len());
-            // Past the end counts as space.
+            // Nothing past the end counts.
             let expected = (0..BLOCK).fold(0u32, |mask, i| {
-                let whitespace = bytes.get(base + i).is_none_or(u8::is_ascii_whitespace);
+                let whitespace = bytes.get(base + i).is_some_and(u8::is_ascii_whitespace);
                 mask | u32::from(whitespace) << i
             });
             prop_assert_eq!(block_mask(&bytes, base), expected);
