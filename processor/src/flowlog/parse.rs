@@ -240,18 +240,17 @@ fn is_absent(raw: &[u8]) -> bool {
     raw == ABSENT.as_bytes()
 }
 
-/// A typed field: `-` is absent, anything else must convert.
+/// A typed field: `-` is absent, anything else must convert. No type converts `-`, so absence
+/// is only checked when conversion fails: present values, the common case, skip the check.
 #[inline(always)]
 fn typed<T>(
     field: Field,
     raw: Value<'_>,
     convert: impl FnOnce(&[u8]) -> Result<T, InvalidReason>,
 ) -> Result<Option<T>, ParseError> {
-    if is_absent(raw.raw) {
-        return Ok(None);
-    }
     match convert(raw.raw) {
         Ok(value) => Ok(Some(value)),
+        Err(_) if is_absent(raw.raw) => Ok(None),
         Err(reason) => Err(ParseError::invalid(field, raw.raw, reason)),
     }
 }
@@ -402,6 +401,20 @@ mod tests {
         ));
         assert_eq!(parse_i64(b"-"), Err(InvalidReason::NotANumber));
         assert_eq!(parse_i64(b"--1"), Err(InvalidReason::NotANumber));
+    }
+
+    #[test]
+    fn no_type_converts_the_absent_marker() {
+        // `typed` checks for `-` only after conversion fails.
+        let absent = ABSENT.as_bytes();
+        assert!(parse_u8(absent).is_err());
+        assert!(parse_u16(absent).is_err());
+        assert!(parse_u64(absent).is_err());
+        assert!(parse_i64(absent).is_err());
+        assert!(parse_ip(absent).is_err());
+        assert!(parse_action(ABSENT).is_err());
+        assert!(parse_log_status(ABSENT).is_err());
+        assert!(parse_direction(ABSENT).is_err());
     }
 
     #[test]
