@@ -146,8 +146,8 @@ fn block_mask_swar(bytes: &[u8], base: usize) -> u32 {
         u64::from_le_bytes(<[u8; 8]>::try_from(&block[at..at + 8]).unwrap_or([PADDING; 8]))
     };
     let (first, second) = (word(0), word(8));
-    let spaces = gather(zero_bytes(first ^ ONES * u64::from(b' ')))
-        | gather(zero_bytes(second ^ ONES * u64::from(b' '))) << 8;
+    let space = ONES * u64::from(b' ');
+    let spaces = gather(zero_bytes(first ^ space)) | gather(zero_bytes(second ^ space)) << 8;
     let low = gather(at_most_space(first)) | gather(at_most_space(second)) << 8;
     if spaces == low {
         spaces
