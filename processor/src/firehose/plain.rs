@@ -285,9 +285,7 @@ impl<'a> Reader<'a> {
 /// The high bit of each byte of `word` that is not an ASCII digit, exact per byte: a digit is
 /// high nibble 3 with low nibble at most 9, and no step carries into the next byte.
 fn non_digits(word: u64) -> u64 {
-    const fn splat(b: u8) -> u64 {
-        u64::from_ne_bytes([b; 8])
-    }
+    use super::splat;
     let high_not_3 = (word & splat(0xf0)) ^ splat(0x30);
     let low_over_9 = ((word & splat(0x0f)) + splat(0x06)) & splat(0xf0);
     let bad = high_not_3 | low_over_9;
