@@ -170,20 +170,19 @@ macro_rules! row_schema {
             pub fn write_json(&self, out: &mut Vec<u8>) {
                 // Room for a typical row, so the writes below rarely grow the buffer.
                 out.reserve(1024);
-                out.push(b'{');
-                let mut first = true;
+                let start = out.len();
+                // Every member is written after a comma; the first comma becomes the `{`.
                 $(
                     if let Some(value) = &self.$name {
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
                         // A constant length: copied inline, not through memcpy.
-                        out.extend_from_slice(concat!("\"", stringify!($name), "\":").as_bytes());
+                        out.extend_from_slice(concat!(",\"", stringify!($name), "\":").as_bytes());
                         write_value!($kind, out, value);
                     }
                 )*
-                let _ = first;
+                match out.get_mut(start) {
+                    Some(comma) => *comma = b'{',
+                    None => out.push(b'{'),
+                }
                 out.push(b'}');
             }
         }
@@ -362,6 +361,19 @@ mod tests {
             row.write_json(&mut written);
             prop_assert_eq!(written, serde_json::to_vec(&row).unwrap());
         }
+    }
+
+    #[test]
+    fn rows_are_appended_after_what_the_buffer_holds() {
+        let mut out = b"{}\n".to_vec();
+        Row::default().write_json(&mut out);
+        out.push(b'\n');
+        Row {
+            protocol: Some(6),
+            ..Row::default()
+        }
+        .write_json(&mut out);
+        assert_eq!(out, b"{}\n{}\n{\"protocol\":6}");
     }
 
     #[test]
