@@ -117,11 +117,28 @@ macro_rules! value_of {
     };
 }
 
-/// Appends one present value as JSON, exactly as serde_json writes it.
-macro_rules! write_value {
-    (Str, $out:expr, $v:expr) => {
-        crate::firehose::write_str($out, $v)
+/// Appends `,"name":` and one present value as JSON, exactly as serde_json writes them. The
+/// member names are constants, copied inline rather than through memcpy; a string that needs
+/// no escape shares its opening quote with them.
+macro_rules! write_member {
+    (Str, $out:expr, $name:expr, $v:expr) => {
+        if crate::firehose::needs_json_escape($v.as_bytes()) {
+            $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes());
+            crate::firehose::write_str($out, $v);
+        } else {
+            $out.extend_from_slice(concat!(",\"", $name, "\":\"").as_bytes());
+            $out.extend_from_slice($v.as_bytes());
+            $out.push(b'"');
+        }
     };
+    ($kind:ident, $out:expr, $name:expr, $v:expr) => {
+        $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes());
+        write_value!($kind, $out, $v);
+    };
+}
+
+/// Appends one present number as JSON, exactly as serde_json writes it.
+macro_rules! write_value {
     (Int, $out:expr, $v:expr) => {
         let _ = CompactFormatter.write_i32($out, *$v);
     };
@@ -174,9 +191,7 @@ macro_rules! row_schema {
                 // Every member is written after a comma; the first comma becomes the `{`.
                 $(
                     if let Some(value) = &self.$name {
-                        // A constant length: copied inline, not through memcpy.
-                        out.extend_from_slice(concat!(",\"", stringify!($name), "\":").as_bytes());
-                        write_value!($kind, out, value);
+                        write_member!($kind, out, stringify!($name), value);
                     }
                 )*
                 match out.get_mut(start) {
@@ -360,6 +375,30 @@ mod tests {
             let mut written = Vec::new();
             row.write_json(&mut written);
             prop_assert_eq!(written, serde_json::to_vec(&row).unwrap());
+        }
+    }
+
+    #[test]
+    fn strings_that_need_escapes_are_written_as_serde_json_writes_them() {
+        for text in [
+            "a\"b",
+            "back\\slash",
+            "new\nline",
+            "\u{1}",
+            "plain",
+            "",
+            "é",
+        ] {
+            let row = Row {
+                flow_id: Some(text.into()),
+                src_pod: Some(text.into()),
+                protocol: Some(6),
+                dst_zone_id: Some(text.into()),
+                ..Row::default()
+            };
+            let mut written = Vec::new();
+            row.write_json(&mut written);
+            assert_eq!(written, serde_json::to_vec(&row).unwrap(), "{text:?}");
         }
     }
 
