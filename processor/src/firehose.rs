@@ -180,9 +180,16 @@ impl ResponseWriter {
             self.out.push(',');
         }
         self.records += 1;
-        self.out.push_str("{\"recordId\":");
-        push_json_str(&mut self.out, record_id);
-        self.out.push_str(",\"result\":\"");
+        if needs_json_escape(record_id.as_bytes()) {
+            self.out.push_str("{\"recordId\":");
+            push_json_str(&mut self.out, record_id);
+            self.out.push_str(",\"result\":\"");
+        } else {
+            // The id's quotes go with the constants around it.
+            self.out.push_str("{\"recordId\":\"");
+            self.out.push_str(record_id);
+            self.out.push_str("\",\"result\":\"");
+        }
         self.out.push_str(outcome.as_str());
         self.out.push_str("\",\"data\":\"");
         base64_simd::STANDARD.encode_append(data, &mut self.out);
