@@ -141,6 +141,9 @@ impl Outcome {
 /// (91 bytes plus the partition column's name).
 pub const RECORD_FRAMING_BYTES: usize = 91 + PARTITION_COLUMN.len();
 
+/// `"dt":`, the partition key's name as a JSON member ([`PARTITION_COLUMN`], tested).
+const PARTITION_MEMBER: &str = "\"dt\":";
+
 /// What closes a response document.
 const CLOSE: &str = "]}";
 
@@ -197,8 +200,7 @@ impl ResponseWriter {
         // Like aws_lambda_events' response type, every record carries `metadata`.
         self.out.push_str(",\"metadata\":{\"partitionKeys\":{");
         if let Some(dt) = partition {
-            push_json_str(&mut self.out, PARTITION_COLUMN);
-            self.out.push(':');
+            self.out.push_str(PARTITION_MEMBER);
             push_json_str(&mut self.out, dt);
         }
         self.out.push_str("}}}");
@@ -467,6 +469,14 @@ mod tests {
             "2024-05-01-13"
         );
         assert!(parsed.records[1].metadata.partition_keys.is_empty());
+    }
+
+    #[test]
+    fn partition_member_names_the_partition_column() {
+        assert_eq!(
+            PARTITION_MEMBER,
+            format!("{}:", serde_json::to_string(PARTITION_COLUMN).unwrap())
+        );
     }
 
     #[test]
