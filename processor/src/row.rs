@@ -389,17 +389,20 @@ mod tests {
             "",
             "é",
         ] {
-            let row = Row {
+            assert_written_as_serde_json(&Row {
                 flow_id: Some(text.into()),
                 src_pod: Some(text.into()),
                 protocol: Some(6),
                 dst_zone_id: Some(text.into()),
                 ..Row::default()
-            };
-            let mut written = Vec::new();
-            row.write_json(&mut written);
-            assert_eq!(written, serde_json::to_vec(&row).unwrap(), "{text:?}");
+            });
         }
+    }
+
+    fn assert_written_as_serde_json(row: &Row<'_>) {
+        let mut written = Vec::new();
+        row.write_json(&mut written);
+        assert_eq!(written, serde_json::to_vec(row).unwrap(), "{row:?}");
     }
 
     #[test]
@@ -425,13 +428,10 @@ mod tests {
             1e-300,
             5e-324,
         ] {
-            let row = Row {
+            assert_written_as_serde_json(&Row {
                 cost_usd: Some(cost),
                 ..Row::default()
-            };
-            let mut written = Vec::new();
-            row.write_json(&mut written);
-            assert_eq!(written, serde_json::to_vec(&row).unwrap(), "{cost}");
+            });
         }
     }
 
