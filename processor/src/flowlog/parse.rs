@@ -2,9 +2,9 @@
 //!
 //! The hot path of the whole pipeline: it splits the line once, converts each value in place
 //! (numbers and IP addresses from their bytes, keywords from their text) and borrows every
-//! string from the line. It allocates only
-//! for formats with unknown fields (their `Vec`) and on errors. `#[inline(always)]` marks the
-//! helpers whose inlining the `parse` bench showed to matter (about 20% of a line's time).
+//! string from the line. It allocates only for formats with unknown fields (their `Vec`) and
+//! on errors. `#[inline(always)]` marks the helpers whose inlining the `parse` bench showed to
+//! matter (about 20% of a line's time).
 #![allow(clippy::inline_always)]
 
 use std::net::IpAddr;
