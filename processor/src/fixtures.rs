@@ -1,4 +1,5 @@
-//! Test fixtures shared by the core's unit tests: a small hand-built snapshot.
+//! Test fixtures shared by the core's unit tests: a small hand-built snapshot, and a check of
+//! the eight-byte (SWAR) byte masks.
 
 use pod_cache::index::PodIndex;
 use pod_cache::snapshot::{DeclaredPort, SNAPSHOT_FORMAT, SNAPSHOT_VERSION};
@@ -96,4 +97,31 @@ pub(crate) fn index() -> PodIndex {
         ],
     };
     PodIndex::new(snapshot)
+}
+
+/// Asserts that `mask` of an eight-byte word sets the high bit of exactly the bytes `flagged`
+/// picks: every byte value in every position of a word of `background` bytes (which must not be
+/// flagged).
+pub(crate) fn assert_word_mask(
+    mask: impl Fn(u64) -> u64,
+    background: u8,
+    flagged: impl Fn(u8) -> bool,
+) {
+    assert!(!flagged(background), "background {background} is flagged");
+    for byte in 0..=255u8 {
+        for position in 0..8 {
+            let mut word = [background; 8];
+            word[position] = byte;
+            let expected = if flagged(byte) {
+                0x80u64 << (8 * position)
+            } else {
+                0
+            };
+            assert_eq!(
+                mask(u64::from_le_bytes(word)),
+                expected,
+                "{byte} at {position}"
+            );
+        }
+    }
 }

@@ -306,22 +306,7 @@ mod tests {
 
     #[test]
     fn non_digits_flags_exactly_the_other_bytes() {
-        for byte in 0..=255u8 {
-            for position in 0..8 {
-                let mut chunk = [b'7'; 8];
-                chunk[position] = byte;
-                let expected = if byte.is_ascii_digit() {
-                    0
-                } else {
-                    0x80u64 << (8 * position)
-                };
-                assert_eq!(
-                    non_digits(u64::from_le_bytes(chunk)),
-                    expected,
-                    "{byte} at {position}"
-                );
-            }
-        }
+        crate::fixtures::assert_word_mask(non_digits, b'7', |b| !b.is_ascii_digit());
     }
 
     #[test]

@@ -220,22 +220,8 @@ mod tests {
 
     #[test]
     fn flags_exactly_the_low_bytes() {
-        for byte in 0..=255u8 {
-            for position in 0..8 {
-                let mut chunk = [b'a'; 8];
-                chunk[position] = byte;
-                let expected = if byte <= b' ' {
-                    0x80u64 << (8 * position)
-                } else {
-                    0
-                };
-                assert_eq!(
-                    at_most_space(u64::from_le_bytes(chunk)),
-                    expected,
-                    "{byte} at {position}"
-                );
-            }
-        }
+        crate::fixtures::assert_word_mask(at_most_space, b'a', |b| b <= b' ');
+        crate::fixtures::assert_word_mask(zero_bytes, b'a', |b| b == 0);
     }
 
     #[test]
