@@ -14,7 +14,8 @@ use std::hint::black_box;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use crossaz::attribute::{Attributor, Pricing};
 use crossaz::firehose::FirehoseEvent;
 use crossaz::flowlog::FlowFormat;
@@ -61,11 +62,7 @@ fn bench(c: &mut Criterion) {
         Attributor::new(&index, Pricing::default()),
         settings,
     );
-    let mut group = c.benchmark_group("transform");
-    group.throughput(Throughput::Elements(records as u64));
-    group.bench_function("event json -> response json", |b| {
-        b.iter(|| end_to_end(&transform, &events));
-    });
+    let mut group = end_to_end_group(c, "transform", &transform, &events, records);
     // The same work in its three stages, to show where the time goes.
     let decoded: Vec<FirehoseEvent> = events
         .iter()
@@ -117,12 +114,7 @@ fn bench(c: &mut Criterion) {
         Attributor::new(&index, Pricing::default()),
         settings,
     );
-    let mut group = c.benchmark_group("deployed format");
-    group.throughput(Throughput::Elements(records as u64));
-    group.bench_function("event json -> response json", |b| {
-        b.iter(|| end_to_end(&transform, &events));
-    });
-    group.finish();
+    end_to_end_group(c, "deployed format", &transform, &events, records).finish();
 
     let mut group = c.benchmark_group("snapshot");
     group.throughput(Throughput::Elements(index.snapshot().pods.len() as u64));
@@ -130,6 +122,22 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(PodIndex::new(codec::decode(&encoded).expect("decode"))));
     });
     group.finish();
+}
+
+/// A benchmark group of `records` records a run, measuring [`end_to_end`] first.
+fn end_to_end_group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    transform: &Transform,
+    events: &[Vec<u8>],
+    records: usize,
+) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(records as u64));
+    group.bench_function("event json -> response json", |b| {
+        b.iter(|| end_to_end(transform, events));
+    });
+    group
 }
 
 /// What the Lambda does with each event: the handler reads the event text and runs the
