@@ -1,9 +1,9 @@
 //! The event JSON in the shape Firehose sends it, read without a general JSON parser: an object
 //! whose strings have nothing to unescape, with a `records` array of `{recordId, data, …}`
 //! objects. serde_json spent a quarter of the transform's instructions on it, most of them
-//! finding where each 300-byte base64 string ends; here `memchr` finds the closing quote and one
-//! vectorized pass checks what lies before it, and the member names Firehose sends are compared
-//! in place.
+//! finding where each 300-byte base64 string ends; here one vectorized pass finds the closing
+//! quote and checks what lies before it ([`super::plain_string_len`]), and the member names
+//! Firehose sends are compared in place.
 //!
 //! It owns no meaning of its own: [`read`] either returns exactly the [`FirehoseEvent`] serde_json
 //! would, or `None`, and the caller asks serde_json, which also writes every error message. It
@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::{FirehoseEvent, FirehoseRecord, needs_json_escape};
+use super::{FirehoseEvent, FirehoseRecord, plain_string_len};
 
 /// Nesting of ignored values beyond this is left to serde_json (whose own limit is 128).
 const MAX_DEPTH: usize = 32;
@@ -137,10 +137,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let end = start + memchr::memchr(b'"', self.bytes().get(start..)?)?;
-        if needs_json_escape(self.bytes().get(start..end)?) {
-            return None;
-        }
+        let end = start + plain_string_len(self.bytes().get(start..)?)?;
         self.at = end + 1;
         // Both ends sit next to an ASCII quote, so they are character boundaries.
         self.text.get(start..end)
