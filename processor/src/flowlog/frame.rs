@@ -116,7 +116,12 @@ fn text_lines(text: &str) -> RecordLines<'_> {
 /// VPC Flow Logs write every record so. Anything else is left to the JSON parser.
 fn plain_message(text: &str) -> Option<&str> {
     let json_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
-    let object = text.trim_matches(json_space);
+    // Nothing to trim, the usual case, is seen from the two ends alone.
+    let object = if text.starts_with('{') && text.ends_with('}') {
+        text
+    } else {
+        text.trim_matches(json_space)
+    };
     let message = object
         .strip_prefix(r#"{"message":""#)?
         .strip_suffix(r#""}"#)?;
