@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use foldhash::fast::FixedState;
 
@@ -142,6 +143,8 @@ pub struct PodIndex {
     /// Per node: range of `host_ports`, sorted by (port, protocol, start).
     node_host_ports: Vec<(u32, u32)>,
     host_ports: Vec<HostPort>,
+    /// [`PodIndex::strings_are_json_plain`], worked out on first use.
+    json_plain: OnceLock<bool>,
 }
 
 impl fmt::Debug for PodIndex {
@@ -273,7 +276,32 @@ impl PodIndex {
             holders,
             node_host_ports,
             host_ports,
+            json_plain: OnceLock::new(),
         }
+    }
+
+    /// Whether no string an [`Endpoint`] hands out (namespace, pod, workload and node names, app
+    /// label, zone name and ID) holds a byte a JSON string must escape: `"`, `\\` or a control
+    /// character. Kubernetes' naming rules make it true of every real cluster, and a writer that
+    /// knows it copies the strings without checking each. Worked out on first use, not while
+    /// indexing: only the transform asks.
+    pub fn strings_are_json_plain(&self) -> bool {
+        *self.json_plain.get_or_init(|| {
+            let plain = |s: &str| !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+            let pods = self.snapshot.pods.iter().all(|p| {
+                [p.namespace.as_str(), &p.name, &p.workload]
+                    .into_iter()
+                    .chain(p.app.as_deref())
+                    .all(plain)
+            });
+            let nodes = self.snapshot.nodes.iter().all(|n| {
+                std::iter::once(n.name.as_str())
+                    .chain(n.zone.as_deref())
+                    .chain(n.zone_id.as_deref())
+                    .all(plain)
+            });
+            pods && nodes
+        })
     }
 
     /// The indexed snapshot.
@@ -626,6 +654,27 @@ mod tests {
             assert_eq!(endpoint.zone(), zone, "{endpoint:?}");
             assert_eq!(endpoint.zone_id(), zone_id, "{endpoint:?}");
             assert_eq!(endpoint.pod().map(|p| p.name.as_str()), pod, "{endpoint:?}");
+        }
+    }
+
+    #[test]
+    fn strings_that_need_a_json_escape_anywhere_are_noticed() {
+        assert!(index().strings_are_json_plain());
+        // A backslash, a quote or a control character in each kind of string.
+        let edits: [fn(&mut Snapshot); 5] = [
+            |s| s.pods[0].namespace.push('\\'),
+            |s| s.pods[0].name.push('\u{1f}'),
+            |s| s.pods[0].app = Some("a\"pp".into()),
+            |s| s.nodes[0].name.push('"'),
+            |s| s.nodes[0].zone_id = Some("use1-az1\n".into()),
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            let mut snapshot = index().snapshot().clone();
+            edit(&mut snapshot);
+            assert!(
+                !PodIndex::new(snapshot).strings_are_json_plain(),
+                "edit {i}"
+            );
         }
     }
 

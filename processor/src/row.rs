@@ -121,8 +121,8 @@ macro_rules! value_of {
 /// member names are constants, copied inline rather than through memcpy; a string that needs
 /// no escape shares its opening quote with them.
 macro_rules! write_member {
-    (Str, $out:expr, $name:expr, $v:expr) => {
-        if crate::firehose::needs_json_escape($v.as_bytes()) {
+    (Str, $out:expr, $name:expr, $v:expr, $check:expr) => {
+        if $check && crate::firehose::needs_json_escape($v.as_bytes()) {
             $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes());
             crate::firehose::write_str($out, $v);
         } else {
@@ -131,7 +131,7 @@ macro_rules! write_member {
             $out.push(b'"');
         }
     };
-    ($kind:ident, $out:expr, $name:expr, $v:expr) => {
+    ($kind:ident, $out:expr, $name:expr, $v:expr, $check:expr) => {
         $out.extend_from_slice(concat!(",\"", $name, "\":").as_bytes());
         write_value!($kind, $out, $v);
     };
@@ -185,13 +185,25 @@ macro_rules! row_schema {
             /// writes for it (absent values left out), without serde's per-key escaping: the
             /// transform writes one per kept flow.
             pub fn write_json(&self, out: &mut Vec<u8>) {
+                self.write_json_checking(out, true);
+            }
+
+            /// [`Row::write_json`] of a row none of whose strings needs a JSON escape (`"`,
+            /// `\\`, a control character), copied without looking: the caller knows it from
+            /// where they came from. A string that does need one makes the output invalid JSON.
+            pub fn write_json_plain(&self, out: &mut Vec<u8>) {
+                self.write_json_checking(out, false);
+            }
+
+            #[inline(always)]
+            fn write_json_checking(&self, out: &mut Vec<u8>, check: bool) {
                 // Room for a typical row, so the writes below rarely grow the buffer.
                 out.reserve(1024);
                 let start = out.len();
                 // Every member is written after a comma; the first comma becomes the `{`.
                 $(
                     if let Some(value) = &self.$name {
-                        write_member!($kind, out, stringify!($name), value);
+                        write_member!($kind, out, stringify!($name), value, check);
                     }
                 )*
                 match out.get_mut(start) {

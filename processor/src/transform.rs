@@ -14,6 +14,7 @@ use crate::attribute::{Attributor, Decision, DropReason};
 pub use crate::firehose::Outcome;
 use crate::firehose::{
     FirehoseEvent, FirehoseResponse, RECORD_FRAMING_BYTES, ResponseWriter, base64_len,
+    needs_json_escape,
 };
 use crate::flowlog::FlowFormat;
 use crate::flowlog::frame::record_lines;
@@ -328,6 +329,8 @@ impl<'a> Transform<'a> {
             Err(e) => return Processed::Failed(RecordFailure::Frame(e.to_string())),
         };
         let snapshot_at = self.attributor.index().snapshot().generated_at;
+        let snapshot_plain = self.attributor.index().strings_are_json_plain();
+        let lines_plain = lines.json_plain();
         let mut first_dt: Option<String> = None;
         let (mut count, mut kept, mut bytes) = (0u64, 0u64, 0u64);
         let mut drops: Drops = [0; DropReason::ALL.len()];
@@ -356,7 +359,12 @@ impl<'a> Transform<'a> {
                 Ok(Decision::Keep { row, dt }) => {
                     kept += 1;
                     bytes += row.bytes.unwrap_or(0).unsigned_abs();
-                    row.write_json(payload);
+                    // Every string of a row comes from the line, the snapshot or the code.
+                    if snapshot_plain && (lines_plain || !needs_json_escape(line.as_bytes())) {
+                        row.write_json_plain(payload);
+                    } else {
+                        row.write_json(payload);
+                    }
                     payload.push(b'\n');
                     match &first_dt {
                         None => first_dt = Some(dt),
@@ -408,6 +416,7 @@ mod tests {
     use crate::attribute::Pricing;
     use crate::fixtures::{T0, index};
     use crate::row::COLUMNS;
+    use pod_cache::index::PodIndex;
 
     const FORMAT: &str = "${version} ${account-id} ${interface-id} ${instance-id} ${pkt-srcaddr} \
         ${pkt-dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} \
@@ -447,11 +456,19 @@ mod tests {
         settings: TransformSettings,
         event: &FirehoseEvent,
     ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
-        let index = index();
+        run_on(&index(), settings, event)
+    }
+
+    /// [`run_event`] over `index`.
+    fn run_on(
+        index: &PodIndex,
+        settings: TransformSettings,
+        event: &FirehoseEvent,
+    ) -> Result<(KinesisFirehoseResponse, BatchStats), SystemicError> {
         let format = FlowFormat::parse(FORMAT).unwrap();
         let (response, stats) = Transform::new(
             &format,
-            Attributor::new(&index, Pricing::default()),
+            Attributor::new(index, Pricing::default()),
             settings,
         )
         .run(event)?;
@@ -536,6 +553,48 @@ mod tests {
             wire["records"][0]["metadata"]["partitionKeys"]["dt"],
             "2024-05-01-13"
         );
+    }
+
+    #[test]
+    fn rows_escape_what_needs_escaping_from_the_line_and_from_the_snapshot() {
+        // Rows are copied unchecked only when both the line and the snapshot are known plain.
+        let cross = line("10.0.2.30", "10.0.1.10", T0 + 5, 1000, "egress");
+        let odd_line = cross.replace("eni-1", "eni-\"1\\");
+        let mut snapshot = index().snapshot().clone();
+        let web = snapshot
+            .pods
+            .iter_mut()
+            .find(|p| p.name == "web-1")
+            .unwrap();
+        web.app = Some("we\"b\u{1}".into());
+        let odd_index = PodIndex::new(snapshot);
+        assert!(index().strings_are_json_plain());
+        assert!(!odd_index.strings_are_json_plain());
+        let payloads = [
+            message(&cross),
+            message(&odd_line),
+            odd_line.clone().into_bytes(),
+        ];
+        for (index, app) in [(index(), "web"), (odd_index, "we\"b\u{1}")] {
+            let (response, _) =
+                run_on(&index, TransformSettings::default(), &event(&payloads)).unwrap();
+            let apps_and_enis: Vec<(Value, Value)> = response
+                .records
+                .iter()
+                .map(|r| {
+                    let row = &rows(&r.data.0)[0];
+                    (row["src_app"].clone(), row["interface_id"].clone())
+                })
+                .collect();
+            assert_eq!(
+                apps_and_enis,
+                [
+                    (json!(app), json!("eni-1")),
+                    (json!(app), json!("eni-\"1\\")),
+                    (json!(app), json!("eni-\"1\\"))
+                ]
+            );
+        }
     }
 
     #[test]

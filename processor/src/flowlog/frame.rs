@@ -165,6 +165,15 @@ fn non_blank(line: &str) -> Option<&str> {
     }
 }
 
+impl RecordLines<'_> {
+    /// Whether no line holds a byte a JSON string must escape (`"`, `\\`, a control
+    /// character): known of a record that is one plain `{"message":"…"}` object, checked by
+    /// [`record_lines`], as VPC Flow Logs write every record. Other records' lines may or may not.
+    pub fn json_plain(&self) -> bool {
+        matches!(self.inner, Inner::One(_))
+    }
+}
+
 impl<'a> Iterator for RecordLines<'a> {
     type Item = Result<Cow<'a, str>, FrameError>;
 
@@ -191,6 +200,19 @@ mod tests {
             .expect("frames")
             .map(|line| line.expect("line").into_owned())
             .collect()
+    }
+
+    #[test]
+    fn only_a_plain_message_is_known_plain() {
+        let plain = record_lines(br#"{"message":"2 a b"}"#).unwrap();
+        assert!(plain.json_plain());
+        for data in [
+            &br#"{"message":"2 a \"b\""}"#[..],
+            br#"{"message":"2 a"} {"message":"2 b"}"#,
+            b"2 a b",
+        ] {
+            assert!(!record_lines(data).unwrap().json_plain(), "{data:?}");
+        }
     }
 
     #[test]
