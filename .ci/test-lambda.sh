@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The Lambdas as AWS runs them: both x86_64 zips built with cargo-lambda (one debug build for the
-# two functions, to keep CI short; deploy/deploy.sh builds --release --arm64, one per function),
+# The Lambdas as AWS runs them: both x86_64 zips built with cargo-lambda (one unoptimised build
+# for the two functions, profile `zip-check`, to keep CI short: the zips are packaged, not run;
+# deploy/deploy.sh builds --release --arm64, one per function),
 # and the transform binary that `cargo test` built, polling cargo-lambda's Runtime API emulator,
 # with its snapshot in moto's S3 (processor/tests/lambda).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo lambda build --x86-64 --output-format zip \
+cargo lambda build --x86-64 --output-format zip --profile zip-check \
   --package crossaz --package pod-cache --bin crossaz-transform --bin crossaz-extractor \
   --no-default-features --features crossaz/lambda,pod-cache/extractor
 for zip in target/lambda/crossaz-transform/bootstrap.zip target/lambda/crossaz-extractor/bootstrap.zip; do
