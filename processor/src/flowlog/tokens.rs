@@ -7,10 +7,10 @@
 //!
 //! Each 32-byte block becomes a bit mask of its whitespace bytes: on x86-64 with SSE2's byte
 //! compares and `pmovmskb` on its two halves, reached through `safe_arch` because the workspace
-//! forbids `unsafe`; elsewhere with eight-byte SWAR. Masks of SSE2 compares took the transform
-//! bench from 226.8 M to 217.1 M instructions (callgrind), making them exact, so that values are
-//! cut without looking at a byte again, from 212.5 M to 209.5 M, and 32-byte blocks instead of
-//! 16 (half the refills a line) from 193.5 M to 190.1 M (SWAR: 205.3 M to 202.0 M). Everything here is
+//! forbids `unsafe`; elsewhere with eight-byte SWAR. Under callgrind, in the transform bench:
+//! SSE2 masks took it from 226.8 M to 217.1 M instructions; exact masks, so that values are cut
+//! without looking at a byte again, from 212.5 M to 209.5 M; 32-byte blocks instead of 16 (half
+//! the refills a line) from 193.5 M to 190.1 M (SWAR: 205.3 M to 202.0 M). Everything here is
 //! `#[inline(always)]`: it runs once per value and the `parse` bench slows down by a quarter
 //! when the compiler outlines it.
 #![allow(clippy::inline_always)]
