@@ -9,7 +9,7 @@ use std::fmt;
 use std::fmt::Write as _;
 
 use crate::attribute::{AttributeError, Attributor, Decision, DropReason};
-use crate::flowlog::{FlowFormat, ParseError};
+use crate::flowlog::{FlowFormat, FlowRecord, ParseError};
 
 /// Why one line could not be decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +39,9 @@ pub fn decide_line<'l>(
     attributor: &Attributor<'l>,
     line: &'l str,
 ) -> (Option<i64>, Result<Decision<'l>, LineFailure>) {
-    match format.parse_line(line) {
-        Ok(record) => (
+    let mut record = FlowRecord::default();
+    match format.parse_line_into(line, &mut record) {
+        Ok(()) => (
             record.start,
             attributor
                 .attribute(&record, line)

@@ -89,7 +89,22 @@ impl FlowFormat {
     /// The record borrows from the line only.
     pub fn parse_line<'a>(&self, line: &'a str) -> Result<FlowRecord<'a>, ParseError> {
         let mut record = FlowRecord::default();
+        self.parse_line_into(line, &mut record)?;
+        Ok(record)
+    }
+
+    /// [`FlowFormat::parse_line`] into a record the caller holds: every field of the format is
+    /// overwritten and the unknown values replaced; fields the format lacks are left as they
+    /// are (`None` in a new record). Filling the caller's record in place spares copying the
+    /// ~600-byte record out of a `Result` (transform bench: 186.6 M to 182.7 M instructions,
+    /// callgrind). On error the record holds part of the line.
+    pub fn parse_line_into<'a>(
+        &self,
+        line: &'a str,
+        record: &mut FlowRecord<'a>,
+    ) -> Result<(), ParseError> {
         if self.unknown_count > 0 {
+            record.unknown.clear();
             record.unknown.reserve_exact(self.unknown_count);
         }
         let mut tokens = Tokens::new(line);
@@ -100,14 +115,14 @@ impl FlowFormat {
             };
             let value = Value { line, start, raw };
             match column {
-                Column::Known(field) => set_field(&mut record, &mut seen, *field, value)?,
+                Column::Known(field) => set_field(record, &mut seen, *field, value)?,
                 Column::Unknown(name) => record.unknown.push((name, value.text())),
             }
         }
         if tokens.next().is_some() {
             return Err(self.field_count_error(line));
         }
-        Ok(record)
+        Ok(())
     }
 
     #[cold]

@@ -344,6 +344,40 @@ fn v7_and_v8_and_unknown_fields_in_any_order() {
 }
 
 #[test]
+fn a_reused_record_holds_exactly_the_last_line() {
+    let format = FlowFormat::parse(
+        "${srcaddr} ${bytes} ${resource-id} ${flow-direction} ${ecs-task-id} ${encryption-status}",
+    )
+    .expect("format");
+    let lines = [
+        "10.0.0.1 77 eni-9 egress f00d 1",
+        "10.0.0.2 - eni-8 ingress - -",
+        "fd00::3 5 - - beef 0",
+    ];
+    // Fields the format lacks stay as the caller set them.
+    let mut record = FlowRecord {
+        account_id: Some("kept"),
+        ..FlowRecord::default()
+    };
+    for line in lines {
+        format.parse_line_into(line, &mut record).expect("parses");
+        let fresh = format.parse_line(line).expect("parses");
+        assert_eq!(
+            record,
+            FlowRecord {
+                account_id: Some("kept"),
+                ..fresh
+            },
+            "{line}"
+        );
+    }
+    assert_eq!(
+        record.unknown,
+        [("resource-id", "-"), ("encryption-status", "0")]
+    );
+}
+
+#[test]
 fn known_formats_do_not_allocate_for_unknown_fields() {
     let format = FlowFormat::parse(DEFAULT_FORMAT).expect("default format");
     let record = format
