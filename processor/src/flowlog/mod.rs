@@ -165,10 +165,17 @@ macro_rules! keyword_enum {
 
             /// Parses the AWS spelling (exact, case-sensitive as AWS writes it).
             pub fn from_aws(text: &str) -> Option<Self> {
-                match text {
-                    $($text => Some($name::$variant),)+
-                    _ => None,
-                }
+                Self::from_aws_bytes(text.as_bytes())
+            }
+
+            /// [`Self::from_aws`] on bytes: the parser reads keywords without slicing the
+            /// line as a `str`.
+            #[inline]
+            pub fn from_aws_bytes(text: &[u8]) -> Option<Self> {
+                $(if text == $text.as_bytes() {
+                    return Some($name::$variant);
+                })+
+                None
             }
         }
 

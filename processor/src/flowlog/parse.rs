@@ -208,8 +208,8 @@ fn set_field<'a>(
         Field::Bytes => record.bytes = typed(field, raw, parse_u64)?,
         Field::Start => record.start = typed(field, raw, parse_i64)?,
         Field::End => record.end = typed(field, raw, parse_i64)?,
-        Field::Action => record.action = keyword(field, raw, parse_action)?,
-        Field::LogStatus => record.log_status = keyword(field, raw, parse_log_status)?,
+        Field::Action => record.action = typed(field, raw, parse_action)?,
+        Field::LogStatus => record.log_status = typed(field, raw, parse_log_status)?,
         Field::VpcId => record.vpc_id = text(raw),
         Field::SubnetId => record.subnet_id = text(raw),
         Field::InstanceId => record.instance_id = text(raw),
@@ -223,7 +223,7 @@ fn set_field<'a>(
         Field::SublocationId => record.sublocation_id = text(raw),
         Field::PktSrcAwsService => record.pkt_src_aws_service = text(raw),
         Field::PktDstAwsService => record.pkt_dst_aws_service = text(raw),
-        Field::FlowDirection => record.flow_direction = keyword(field, raw, parse_direction)?,
+        Field::FlowDirection => record.flow_direction = typed(field, raw, parse_direction)?,
         Field::TrafficPath => record.traffic_path = typed(field, raw, parse_u8)?,
         Field::EcsClusterArn => ecs.cluster_arn = text(raw),
         Field::EcsClusterName => ecs.cluster_name = text(raw),
@@ -255,8 +255,9 @@ fn is_absent(raw: &[u8]) -> bool {
     raw == ABSENT.as_bytes()
 }
 
-/// A typed field: `-` is absent, anything else must convert. No type converts `-`, so absence
-/// is only checked when conversion fails: present values, the common case, skip the check.
+/// A typed field (a number, an address or a keyword, read from its bytes): `-` is absent,
+/// anything else must convert. No type converts `-`, so absence is only checked when
+/// conversion fails: present values, the common case, skip the check.
 #[inline(always)]
 fn typed<T>(
     field: Field,
@@ -268,16 +269,6 @@ fn typed<T>(
         Err(_) if is_absent(raw.raw) => Ok(None),
         Err(reason) => Err(ParseError::invalid(field, raw.raw, reason)),
     }
-}
-
-/// A keyword field, matched as text.
-#[inline(always)]
-fn keyword<T>(
-    field: Field,
-    raw: Value<'_>,
-    convert: impl FnOnce(&str) -> Result<T, InvalidReason>,
-) -> Result<Option<T>, ParseError> {
-    typed(field, raw, |_| convert(raw.text()))
 }
 
 /// Digits that always fit a `u64` without overflow checks (`u64::MAX` has 20).
@@ -359,22 +350,22 @@ fn parse_ip(raw: &[u8]) -> Result<IpAddr, InvalidReason> {
 }
 
 #[inline]
-fn parse_action(raw: &str) -> Result<Action, InvalidReason> {
-    Action::from_aws(raw).ok_or(InvalidReason::UnknownKeyword {
+fn parse_action(raw: &[u8]) -> Result<Action, InvalidReason> {
+    Action::from_aws_bytes(raw).ok_or(InvalidReason::UnknownKeyword {
         expected: "ACCEPT or REJECT",
     })
 }
 
 #[inline]
-fn parse_log_status(raw: &str) -> Result<LogStatus, InvalidReason> {
-    LogStatus::from_aws(raw).ok_or(InvalidReason::UnknownKeyword {
+fn parse_log_status(raw: &[u8]) -> Result<LogStatus, InvalidReason> {
+    LogStatus::from_aws_bytes(raw).ok_or(InvalidReason::UnknownKeyword {
         expected: "OK, NODATA or SKIPDATA",
     })
 }
 
 #[inline]
-fn parse_direction(raw: &str) -> Result<FlowDirection, InvalidReason> {
-    FlowDirection::from_aws(raw).ok_or(InvalidReason::UnknownKeyword {
+fn parse_direction(raw: &[u8]) -> Result<FlowDirection, InvalidReason> {
+    FlowDirection::from_aws_bytes(raw).ok_or(InvalidReason::UnknownKeyword {
         expected: "ingress or egress",
     })
 }
@@ -427,9 +418,9 @@ mod tests {
         assert!(parse_u64(absent).is_err());
         assert!(parse_i64(absent).is_err());
         assert!(parse_ip(absent).is_err());
-        assert!(parse_action(ABSENT).is_err());
-        assert!(parse_log_status(ABSENT).is_err());
-        assert!(parse_direction(ABSENT).is_err());
+        assert!(parse_action(ABSENT.as_bytes()).is_err());
+        assert!(parse_log_status(ABSENT.as_bytes()).is_err());
+        assert!(parse_direction(ABSENT.as_bytes()).is_err());
     }
 
     #[test]
