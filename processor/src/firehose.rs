@@ -310,8 +310,20 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
 }
 
 /// Bytes of a `u64` each holding `b`.
-const fn splat(b: u8) -> u64 {
+pub(crate) const fn splat(b: u8) -> u64 {
     u64::from_ne_bytes([b; 8])
+}
+
+/// The high bit of each byte of `word` that is not an ASCII digit, exact per byte: a digit is
+/// high nibble 3 with low nibble at most 9, and no step carries into the next byte. Used by the
+/// event reader and by the flow-log parser's numbers.
+#[inline]
+pub(crate) fn non_digits(word: u64) -> u64 {
+    let high_not_3 = (word & splat(0xf0)) ^ splat(0x30);
+    let low_over_9 = ((word & splat(0x0f)) + splat(0x06)) & splat(0xf0);
+    let bad = high_not_3 | low_over_9;
+    // Nonzero bytes to their high bit.
+    (((bad & splat(0x7f)) + splat(0x7f)) | bad) & splat(0x80)
 }
 
 /// Whether any byte of `word` is one a JSON string must escape: `"`, `\\` or a control

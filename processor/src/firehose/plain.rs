@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::{FirehoseEvent, FirehoseRecord, plain_string_len};
+use super::{FirehoseEvent, FirehoseRecord, non_digits, plain_string_len};
 
 /// Nesting of ignored values beyond this is left to serde_json (whose own limit is 128).
 const MAX_DEPTH: usize = 32;
@@ -277,17 +277,6 @@ impl<'a> Reader<'a> {
         }
         self.at - start
     }
-}
-
-/// The high bit of each byte of `word` that is not an ASCII digit, exact per byte: a digit is
-/// high nibble 3 with low nibble at most 9, and no step carries into the next byte.
-fn non_digits(word: u64) -> u64 {
-    use super::splat;
-    let high_not_3 = (word & splat(0xf0)) ^ splat(0x30);
-    let low_over_9 = ((word & splat(0x0f)) + splat(0x06)) & splat(0xf0);
-    let bad = high_not_3 | low_over_9;
-    // Nonzero bytes to their high bit.
-    (((bad & splat(0x7f)) + splat(0x7f)) | bad) & splat(0x80)
 }
 
 #[cfg(test)]

@@ -196,24 +196,24 @@ fn set_field<'a>(
 ) -> Result<(), ParseError> {
     let ecs = &mut record.ecs;
     match field {
-        Field::Version => record.version = typed(field, raw, parse_u8)?,
+        Field::Version => record.version = number(field, raw, parse_u8)?,
         Field::AccountId => record.account_id = text(raw),
         Field::InterfaceId => record.interface_id = text(raw),
         Field::SrcAddr => record.srcaddr = address(seen, SOURCE, field, raw)?,
         Field::DstAddr => record.dstaddr = address(seen, DESTINATION, field, raw)?,
-        Field::SrcPort => record.srcport = typed(field, raw, parse_u16)?,
-        Field::DstPort => record.dstport = typed(field, raw, parse_u16)?,
-        Field::Protocol => record.protocol = typed(field, raw, parse_u8)?,
-        Field::Packets => record.packets = typed(field, raw, parse_u64)?,
-        Field::Bytes => record.bytes = typed(field, raw, parse_u64)?,
-        Field::Start => record.start = typed(field, raw, parse_i64)?,
-        Field::End => record.end = typed(field, raw, parse_i64)?,
+        Field::SrcPort => record.srcport = number(field, raw, parse_u16)?,
+        Field::DstPort => record.dstport = number(field, raw, parse_u16)?,
+        Field::Protocol => record.protocol = number(field, raw, parse_u8)?,
+        Field::Packets => record.packets = number(field, raw, parse_u64)?,
+        Field::Bytes => record.bytes = number(field, raw, parse_u64)?,
+        Field::Start => record.start = number(field, raw, parse_i64)?,
+        Field::End => record.end = number(field, raw, parse_i64)?,
         Field::Action => record.action = typed(field, raw, parse_action)?,
         Field::LogStatus => record.log_status = typed(field, raw, parse_log_status)?,
         Field::VpcId => record.vpc_id = text(raw),
         Field::SubnetId => record.subnet_id = text(raw),
         Field::InstanceId => record.instance_id = text(raw),
-        Field::TcpFlags => record.tcp_flags = typed(field, raw, parse_u16)?,
+        Field::TcpFlags => record.tcp_flags = number(field, raw, parse_u16)?,
         Field::Type => record.traffic_type = text(raw),
         Field::PktSrcAddr => record.pkt_srcaddr = address(seen, SOURCE, field, raw)?,
         Field::PktDstAddr => record.pkt_dstaddr = address(seen, DESTINATION, field, raw)?,
@@ -224,7 +224,7 @@ fn set_field<'a>(
         Field::PktSrcAwsService => record.pkt_src_aws_service = text(raw),
         Field::PktDstAwsService => record.pkt_dst_aws_service = text(raw),
         Field::FlowDirection => record.flow_direction = typed(field, raw, parse_direction)?,
-        Field::TrafficPath => record.traffic_path = typed(field, raw, parse_u8)?,
+        Field::TrafficPath => record.traffic_path = number(field, raw, parse_u8)?,
         Field::EcsClusterArn => ecs.cluster_arn = text(raw),
         Field::EcsClusterName => ecs.cluster_name = text(raw),
         Field::EcsContainerInstanceArn => ecs.container_instance_arn = text(raw),
@@ -269,6 +269,62 @@ fn typed<T>(
         Err(_) if is_absent(raw.raw) => Ok(None),
         Err(reason) => Err(ParseError::invalid(field, raw.raw, reason)),
     }
+}
+
+/// A number field: [`typed`] with `convert`, except that a value of up to 16 digits with at
+/// least 8 (16) bytes of the line before its end is read eight digits at a time first
+/// ([`swar_digits`]). What that fast path cannot read (a sign, a non-digit, a long value, the
+/// line's first bytes) goes to `convert`, which gives the value or the exact error.
+#[inline(always)]
+fn number<T: TryFrom<u64>>(
+    field: Field,
+    raw: Value<'_>,
+    convert: impl FnOnce(&[u8]) -> Result<T, InvalidReason>,
+) -> Result<Option<T>, ParseError> {
+    let end = raw.start + raw.raw.len();
+    if let Some(value) = swar_digits(raw.line.as_bytes(), end, raw.raw.len())
+        && let Ok(value) = T::try_from(value)
+    {
+        return Ok(Some(value));
+    }
+    typed(field, raw, convert)
+}
+
+/// The value of the `len` bytes that end at `end` in `line` when all are ASCII digits, read as
+/// little-endian words of eight (Lemire's three-multiply conversion): `None` when any is not a
+/// digit, when `len` is 0 or over 16, or when the word(s) would start before the line. The
+/// bytes before the value in its first word are replaced with `0` digits.
+#[inline(always)]
+fn swar_digits(line: &[u8], end: usize, len: usize) -> Option<u64> {
+    let word_ending_at = |end: usize| {
+        let bytes = line.get(end.checked_sub(8)?..end)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    };
+    // The low `n` bytes (those before the value) set to `0`.
+    let zero_padded = |word: u64, n: usize| {
+        let mask = (1u64 << (8 * n)).wrapping_sub(1);
+        (word & !mask) | (crate::firehose::splat(b'0') & mask)
+    };
+    match len {
+        1..=8 => eight_digits(zero_padded(word_ending_at(end)?, 8 - len)),
+        9..=16 => {
+            let high = eight_digits(zero_padded(word_ending_at(end - 8)?, 16 - len))?;
+            Some(high * 100_000_000 + eight_digits(word_ending_at(end)?)?)
+        }
+        _ => None,
+    }
+}
+
+/// Eight ASCII digits, the first in the lowest byte, as their value; `None` if any byte is not
+/// a digit.
+#[inline(always)]
+fn eight_digits(word: u64) -> Option<u64> {
+    if crate::firehose::non_digits(word) != 0 {
+        return None;
+    }
+    let word = (word & 0x0f0f_0f0f_0f0f_0f0f).wrapping_mul(10 << 8 | 1) >> 8;
+    let word = (word & 0x00ff_00ff_00ff_00ff).wrapping_mul(100 << 16 | 1) >> 16;
+    Some((word & 0x0000_ffff_0000_ffff).wrapping_mul(10_000 << 32 | 1) >> 32)
 }
 
 /// Digits that always fit a `u64` without overflow checks (`u64::MAX` has 20).
@@ -407,6 +463,56 @@ mod tests {
         ));
         assert_eq!(parse_i64(b"-"), Err(InvalidReason::NotANumber));
         assert_eq!(parse_i64(b"--1"), Err(InvalidReason::NotANumber));
+    }
+
+    #[test]
+    fn eight_at_a_time_reads_what_digit_by_digit_reads() {
+        for len in 1..=20 {
+            let digits: Vec<u8> = (0..len).map(|i| b'0' + (i * 7 % 10) as u8).collect();
+            for before in 0..=17 {
+                let mut line = vec![b' '; before];
+                line.extend_from_slice(&digits);
+                let end = line.len();
+                let fits = len <= 16 && end >= if len <= 8 { 8 } else { 16 };
+                let expected = fits.then(|| parse_u64(&digits).ok()).flatten();
+                assert_eq!(
+                    swar_digits(&line, end, len),
+                    expected,
+                    "{len} after {before}"
+                );
+                // Any byte that is not a digit, anywhere in the value, refuses it.
+                for at in before..end {
+                    for other in [b'/', b':', b' ', b'-', b'+', 0x80, 0xb0, 0x39 + 0x10] {
+                        let mut bad = line.clone();
+                        bad[at] = other;
+                        assert_eq!(swar_digits(&bad, end, len), None, "{bad:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            swar_digits(b"9999999999999999", 16, 16),
+            Some(9_999_999_999_999_999)
+        );
+        assert_eq!(
+            swar_digits(b"       1714568400", 17, 10),
+            Some(1_714_568_400)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn numbers_read_fast_or_slow_agree(
+            before in proptest::collection::vec(proptest::num::u8::ANY, 0..20),
+            value in proptest::collection::vec(
+                proptest::sample::select(b"0123456789-+ x".to_vec()), 1..22),
+        ) {
+            let mut line = before.clone();
+            line.extend_from_slice(&value);
+            if let Some(fast) = swar_digits(&line, line.len(), value.len()) {
+                proptest::prop_assert_eq!(Ok(fast), parse_u64(&value));
+            }
+        }
     }
 
     #[test]
