@@ -11,7 +11,6 @@ use std::net::IpAddr;
 
 use thiserror::Error;
 
-use super::format::Column;
 use super::tokens::{Tokens, count_tokens};
 use super::{ABSENT, Action, Field, FlowDirection, FlowFormat, FlowRecord, LogStatus};
 
@@ -109,14 +108,19 @@ impl FlowFormat {
         }
         let mut tokens = Tokens::new(line);
         let mut seen = SeenAddresses::default();
-        for column in &self.columns {
+        let mut unknown_names = self.unknown_names.iter();
+        for slot in &self.slots {
             let Some((start, raw)) = tokens.next() else {
                 return Err(self.field_count_error(line));
             };
             let value = Value { line, start, raw };
-            match column {
-                Column::Known(field) => set_field(record, &mut seen, *field, value)?,
-                Column::Unknown(name) => record.unknown.push((name, value.text())),
+            match slot {
+                Some(field) => set_field(record, &mut seen, *field, value)?,
+                None => {
+                    if let Some(name) = unknown_names.next() {
+                        record.unknown.push((name, value.text()));
+                    }
+                }
             }
         }
         if tokens.next().is_some() {
