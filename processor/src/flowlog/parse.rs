@@ -275,7 +275,7 @@ fn typed<T>(
     }
 }
 
-/// A number field: [`typed`] with `convert`, except that a value of up to 16 digits with at
+/// A number field: [`typed`] with `convert`, except that a value of 3 to 16 digits with at
 /// least 8 (16) bytes of the line before its end is read eight digits at a time first
 /// ([`swar_digits`]). What that fast path cannot read (a sign, a non-digit, a long value, the
 /// line's first bytes) goes to `convert`, which gives the value or the exact error.
@@ -296,8 +296,9 @@ fn number<T: TryFrom<u64>>(
 
 /// The value of the `len` bytes that end at `end` in `line` when all are ASCII digits, read as
 /// little-endian words of eight (Lemire's three-multiply conversion): `None` when any is not a
-/// digit, when `len` is 0 or over 16, or when the word(s) would start before the line. The
-/// bytes before the value in its first word are replaced with `0` digits.
+/// digit, when `len` is under 3 (one or two digits read faster one by one: transform bench
+/// 177.65 M to 176.43 M instructions) or over 16, or when the word(s) would start before the
+/// line. The bytes before the value in its first word are replaced with `0` digits.
 #[inline(always)]
 fn swar_digits(line: &[u8], end: usize, len: usize) -> Option<u64> {
     let word_ending_at = |end: usize| {
@@ -310,7 +311,7 @@ fn swar_digits(line: &[u8], end: usize, len: usize) -> Option<u64> {
         (word & !mask) | (crate::firehose::splat(b'0') & mask)
     };
     match len {
-        1..=8 => eight_digits(zero_padded(word_ending_at(end)?, 8 - len)),
+        3..=8 => eight_digits(zero_padded(word_ending_at(end)?, 8 - len)),
         9..=16 => {
             let high = eight_digits(zero_padded(word_ending_at(end - 8)?, 16 - len))?;
             Some(high * 100_000_000 + eight_digits(word_ending_at(end)?)?)
@@ -477,7 +478,7 @@ mod tests {
                 let mut line = vec![b' '; before];
                 line.extend_from_slice(&digits);
                 let end = line.len();
-                let fits = len <= 16 && end >= if len <= 8 { 8 } else { 16 };
+                let fits = (3..=16).contains(&len) && end >= if len <= 8 { 8 } else { 16 };
                 let expected = fits.then(|| parse_u64(&digits).ok()).flatten();
                 assert_eq!(
                     swar_digits(&line, end, len),
