@@ -166,11 +166,17 @@ if [[ -z "${ARTIFACT_BUCKET}" ]]; then
 fi
 
 # ------------------------------------------------------------------ build and upload
-CARGO_ARCH="--arm64"; [[ "${ARCH}" == "x86_64" ]] && CARGO_ARCH="--x86-64"
+CARGO_ARCH="--arm64"
+if [[ "${ARCH}" == "x86_64" ]]; then
+  CARGO_ARCH="--x86-64"
+  # Every x86_64 Lambda host has AVX2 (AWS Lambda guide, "Using AVX2 vectorization in Lambda"):
+  # the transform runs about 6% fewer instructions a record with it (README, Speed).
+  export RUSTFLAGS="${RUSTFLAGS:+${RUSTFLAGS} }-C target-feature=+avx2"
+fi
 TRANSFORM_ZIP="target/lambda/${TRANSFORM_BIN}/bootstrap.zip"
 EXTRACTOR_ZIP="target/lambda/${EXTRACTOR_BIN}/bootstrap.zip"
 if [[ ${SKIP_BUILD} -eq 0 ]]; then
-  note "building the Lambda zips (${ARCH})"
+  note "building the Lambda zips (${ARCH}${RUSTFLAGS:+, RUSTFLAGS=${RUSTFLAGS}})"
   run cargo lambda build --release "${CARGO_ARCH}" --output-format zip \
     -p crossaz --bin "${TRANSFORM_BIN}" --no-default-features --features lambda
   run cargo lambda build --release "${CARGO_ARCH}" --output-format zip \

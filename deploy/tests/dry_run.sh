@@ -54,11 +54,13 @@ expect "deploy builds both Lambdas for arm64 by default" 0 \
   '^\+ aws --region eu-west-1 cloudformation deploy --template-file deploy/template.yaml --stack-name crossaz-demo --capabilities CAPABILITY_IAM' \
   'LambdaArchitecture=arm64' 'CreateAccessEntry=true' 'ClusterName=demo( |$)' \
   '^\+ kubectl apply -f kubernetes/rbac.yaml$' 'athena start-query-execution' 'dry run: nothing was built' \
+  'building the Lambda zips \(arm64\)' '!target-feature' \
   -- "${DEPLOY[@]}" --cluster demo --region eu-west-1 --dry-run
 
 expect "deploy builds x86_64 zips when asked" 0 \
   'cargo lambda build --release --x86-64 .*crossaz-transform' 'cargo lambda build --release --x86-64 .*crossaz-extractor' \
   'LambdaArchitecture=x86_64' 'crossaz-transform-x86_64-' '!--arm64' \
+  'building the Lambda zips \(x86_64, RUSTFLAGS=-C target-feature=\+avx2\)' \
   -- "${DEPLOY[@]}" --cluster demo --region eu-west-1 --arch x86_64 --dry-run
 
 expect "deploy passes the private-endpoint subnets and security group" 0 \
