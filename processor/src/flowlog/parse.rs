@@ -102,9 +102,9 @@ impl FlowFormat {
         line: &'a str,
         record: &mut FlowRecord<'a>,
     ) -> Result<(), ParseError> {
-        if self.unknown_count > 0 {
+        if !self.unknown_names.is_empty() {
             record.unknown.clear();
-            record.unknown.reserve_exact(self.unknown_count);
+            record.unknown.reserve_exact(self.unknown_names.len());
         }
         let mut tokens = Tokens::new(line);
         let mut seen = SeenAddresses::default();
