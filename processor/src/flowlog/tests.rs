@@ -361,6 +361,13 @@ fn a_reused_record_holds_exactly_the_last_line() {
     };
     for line in lines {
         format.parse_line_into(line, &mut record).expect("parses");
+        if line == lines[1] {
+            // `-` clears what the line before set.
+            assert_eq!(
+                (record.bytes, record.ecs.task_id, record.flow_direction),
+                (None, None, Some(FlowDirection::Ingress))
+            );
+        }
         let fresh = format.parse_line(line).expect("parses");
         assert_eq!(
             record,
