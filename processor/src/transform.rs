@@ -19,6 +19,7 @@ use crate::firehose::{
 use crate::flowlog::FlowFormat;
 use crate::flowlog::frame::record_lines;
 use crate::pipeline::decide_line;
+use crate::row::PartitionHour;
 
 /// The most a synchronous Lambda invocation may return: 6 MB.
 pub const LAMBDA_RESPONSE_LIMIT_BYTES: usize = 6_291_456;
@@ -187,7 +188,7 @@ pub struct Transform<'a> {
 enum Processed {
     /// The rows are in the caller's buffer.
     Rows {
-        dt: String,
+        dt: PartitionHour,
         lines: u64,
         kept: u64,
         bytes: u64,
@@ -245,6 +246,8 @@ impl<'a> Transform<'a> {
         let mut rows = Vec::with_capacity(1 << 16);
         let mut logged = 0;
         let mut mixed_hours = 0;
+        // The last partition key written, formatted once for the records of its hour.
+        let mut key: Option<(PartitionHour, String)> = None;
         for record in &event.records {
             let id = record.record_id.as_ref();
             rows.clear();
@@ -272,7 +275,11 @@ impl<'a> Transform<'a> {
                         stats.bytes_kept += bytes;
                         add(&mut stats.dropped, &drops);
                         stats.records_ok += 1;
-                        out.push(id, Outcome::Ok, &rows, Some(&dt));
+                        if key.as_ref().is_none_or(|(hour, _)| *hour != dt) {
+                            key = Some((dt, dt.key()));
+                        }
+                        let dt = key.as_ref().map(|(_, text)| text.as_str());
+                        out.push(id, Outcome::Ok, &rows, dt);
                     }
                 }
                 Processed::Dropped { lines, drops } => {
@@ -331,7 +338,7 @@ impl<'a> Transform<'a> {
         let snapshot_at = self.attributor.index().snapshot().generated_at;
         let snapshot_plain = self.attributor.index().strings_are_json_plain();
         let lines_plain = lines.json_plain();
-        let mut first_dt: Option<String> = None;
+        let mut first_dt: Option<PartitionHour> = None;
         let (mut count, mut kept, mut bytes) = (0u64, 0u64, 0u64);
         let mut drops: Drops = [0; DropReason::ALL.len()];
         let mut newest_here = *newest;
@@ -366,9 +373,9 @@ impl<'a> Transform<'a> {
                         row.write_json(payload);
                     }
                     payload.push(b'\n');
-                    match &first_dt {
+                    match first_dt {
                         None => first_dt = Some(dt),
-                        Some(first) if *first != dt => *mixed_hours += 1,
+                        Some(first) if first != dt => *mixed_hours += 1,
                         Some(_) => {}
                     }
                 }

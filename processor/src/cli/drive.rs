@@ -165,6 +165,7 @@ fn in_process(args: &DriveArgs) -> anyhow::Result<(DriveRun, bool)> {
             let (_, decision) = decide_line(&format, &attributors[*block], text);
             run_stats.count(&decision);
             if let Ok(Decision::Keep { row, dt }) = decision {
+                let dt = dt.key();
                 let counts = observed
                     .cross_az
                     .entry(flow_key(&dt, &row))

@@ -568,7 +568,7 @@ impl Replay {
         match decision {
             Ok(Decision::Keep { row, dt }) => {
                 if let Some(writer) = self.writer.as_mut() {
-                    writer.push(&dt, &row)?;
+                    writer.push(&dt.key(), &row)?;
                 }
                 Ok(())
             }
