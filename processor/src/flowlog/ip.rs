@@ -265,6 +265,16 @@ mod tests {
         }
 
         #[test]
+        fn ipv4_is_read_only_as_display_writes_it(
+            text in prop_oneof![near_address(), "[0-9]{1,3}(\\.[0-9]{1,3}){3}"],
+        ) {
+            // Rows borrow an IPv4 address's text from the line (`AddressSpelling`).
+            if let Some(IpAddr::V4(v4)) = parse_ip(text.as_bytes()) {
+                prop_assert_eq!(v4.to_string(), text);
+            }
+        }
+
+        #[test]
         fn agrees_with_std_on_any_text(text in "\\PC{0,48}") {
             prop_assert_eq!(parse_ip(text.as_bytes()), std_ip(&text), "{:?}", text);
         }

@@ -116,6 +116,29 @@ pub struct FlowRecord<'a> {
     /// Fields of the format this crate does not know, as (field name, raw value), in format
     /// order. The raw value is kept as written, `-` included.
     pub unknown: Vec<(&'a str, &'a str)>,
+    /// How the line wrote `pkt-srcaddr` and `pkt-dstaddr`.
+    pub spelling: AddressSpelling<'a>,
+}
+
+/// The text of a record's packet addresses as its line wrote them, set by the parser (`None`
+/// where the address is absent, and in records built by hand). A row borrows an IPv4 address's
+/// text from here rather than formatting it again: the parser reads only the spelling IPv4's
+/// `Display` writes (no leading zeros), so the two are the same text.
+///
+/// Not part of a record's value: two records are equal when their addresses are, however they
+/// were spelled (`2001:DB8::1` is `2001:db8::1`), so this compares equal to any other.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AddressSpelling<'a> {
+    /// `pkt-srcaddr` as written.
+    pub pkt_srcaddr: Option<&'a str>,
+    /// `pkt-dstaddr` as written.
+    pub pkt_dstaddr: Option<&'a str>,
+}
+
+impl PartialEq for AddressSpelling<'_> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// The version 7 ECS fields of a flow-log record; all absent for non-ECS interfaces.

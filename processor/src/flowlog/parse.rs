@@ -219,8 +219,14 @@ fn set_field<'a>(
         Field::InstanceId => record.instance_id = text(raw),
         Field::TcpFlags => record.tcp_flags = number(field, raw, parse_u16)?,
         Field::Type => record.traffic_type = text(raw),
-        Field::PktSrcAddr => record.pkt_srcaddr = address(seen, SOURCE, field, raw)?,
-        Field::PktDstAddr => record.pkt_dstaddr = address(seen, DESTINATION, field, raw)?,
+        Field::PktSrcAddr => {
+            record.pkt_srcaddr = address(seen, SOURCE, field, raw)?;
+            record.spelling.pkt_srcaddr = record.pkt_srcaddr.map(|_| raw.text());
+        }
+        Field::PktDstAddr => {
+            record.pkt_dstaddr = address(seen, DESTINATION, field, raw)?;
+            record.spelling.pkt_dstaddr = record.pkt_dstaddr.map(|_| raw.text());
+        }
         Field::Region => record.region = text(raw),
         Field::AzId => record.az_id = text(raw),
         Field::SublocationType => record.sublocation_type = text(raw),

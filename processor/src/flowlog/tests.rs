@@ -385,6 +385,35 @@ fn a_reused_record_holds_exactly_the_last_line() {
 }
 
 #[test]
+fn packet_addresses_keep_their_spelling_outside_the_records_value() {
+    let format = FlowFormat::parse("${srcaddr} ${pkt-srcaddr} ${pkt-dstaddr}").expect("format");
+    let mut record = FlowRecord::default();
+    for (line, src, dst) in [
+        (
+            "10.0.0.1 10.0.0.1 10.0.2.7",
+            Some("10.0.0.1"),
+            Some("10.0.2.7"),
+        ),
+        (
+            "10.0.0.1 10.0.9.9 2001:DB8::1",
+            Some("10.0.9.9"),
+            Some("2001:DB8::1"),
+        ),
+        ("10.0.0.1 - -", None, None),
+    ] {
+        format.parse_line_into(line, &mut record).expect("parses");
+        assert_eq!(record.spelling.pkt_srcaddr, src, "{line}");
+        assert_eq!(record.spelling.pkt_dstaddr, dst, "{line}");
+    }
+    // Equal addresses make equal records, whatever their spelling.
+    let upper = format.parse_line("- - 2001:DB8::1").expect("parses");
+    let lower = format.parse_line("- - 2001:db8::1").expect("parses");
+    assert_eq!(upper, lower);
+    assert_ne!(upper.spelling.pkt_dstaddr, lower.spelling.pkt_dstaddr);
+    assert_ne!(upper, format.parse_line("- - 2001:db8::2").expect("parses"));
+}
+
+#[test]
 fn known_formats_do_not_allocate_for_unknown_fields() {
     let format = FlowFormat::parse(DEFAULT_FORMAT).expect("default format");
     let record = format
