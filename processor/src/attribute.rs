@@ -267,8 +267,8 @@ pub fn flow_id(raw: &str) -> String {
 
 /// The eight lower-case hex digits of `v`, most significant first, computed eight at a time:
 /// each nibble spread into its own byte, then `'0'` added, and `'a' - '0' - 10` more where
-/// the nibble is over 9 (transform bench: `flow_id` went from 2.91 M to 1.98 M instructions for 10,938 rows,
-/// callgrind).
+/// the nibble is over 9 (transform bench: `flow_id` went from 2.91 M to 1.98 M instructions
+/// for 10,938 rows, callgrind).
 fn hex_digits(v: u32) -> [u8; 8] {
     const ONES: u64 = 0x0101_0101_0101_0101;
     let mut x = u64::from(v);
