@@ -143,9 +143,16 @@ pub struct PodIndex {
     /// Per node: range of `host_ports`, sorted by (port, protocol, start).
     node_host_ports: Vec<(u32, u32)>,
     host_ports: Vec<HostPort>,
-    /// [`PodIndex::strings_are_json_plain`], worked out on first use.
-    json_plain: OnceLock<bool>,
+    /// [`PodIndex::memo`]: [`MEMO_SLOTS`] texts per endpoint, pods first, then nodes; allocated
+    /// on first use.
+    memo: OnceLock<Box<[MemoSlots]>>,
 }
+
+/// One endpoint's [`PodIndex::memo`] texts, each filled on first use.
+type MemoSlots = [OnceLock<Box<str>>; MEMO_SLOTS];
+
+/// Texts [`PodIndex::memo`] keeps per endpoint.
+pub const MEMO_SLOTS: usize = 2;
 
 impl fmt::Debug for PodIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -276,32 +283,51 @@ impl PodIndex {
             holders,
             node_host_ports,
             host_ports,
-            json_plain: OnceLock::new(),
+            memo: OnceLock::new(),
         }
     }
 
-    /// Whether no string an [`Endpoint`] hands out (namespace, pod, workload and node names, app
-    /// label, zone name and ID) holds a byte a JSON string must escape: `"`, `\\` or a control
-    /// character. Kubernetes' naming rules make it true of every real cluster, and a writer that
-    /// knows it copies the strings without checking each. Worked out on first use, not while
-    /// indexing: only the transform asks.
-    pub fn strings_are_json_plain(&self) -> bool {
-        *self.json_plain.get_or_init(|| {
-            let plain = |s: &str| !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-            let pods = self.snapshot.pods.iter().all(|p| {
-                [p.namespace.as_str(), &p.name, &p.workload]
-                    .into_iter()
-                    .chain(p.app.as_deref())
-                    .all(plain)
-            });
-            let nodes = self.snapshot.nodes.iter().all(|n| {
-                std::iter::once(n.name.as_str())
-                    .chain(n.zone.as_deref())
-                    .chain(n.zone_id.as_deref())
-                    .all(plain)
-            });
-            pods && nodes
-        })
+    /// A text rendered from `endpoint` once for the life of the index: the first call for an
+    /// endpoint and `slot` (below [`MEMO_SLOTS`]) runs `render` and keeps its result, later calls
+    /// return that. The caller owns what the slots mean and must render the same text for the
+    /// same endpoint and slot every time (the transform keeps each endpoint's JSON members
+    /// there, one slot per side of a flow). `None` for [`Endpoint::Unknown`], a slot out of range,
+    /// or an endpoint another index handed out. The slots (two words each per pod and node) are
+    /// allocated on the first call, not while indexing.
+    pub fn memo(
+        &self,
+        endpoint: &Endpoint<'_>,
+        slot: usize,
+        render: impl FnOnce() -> String,
+    ) -> Option<&str> {
+        let number = self.endpoint_number(endpoint)?;
+        let memo = self.memo.get_or_init(|| {
+            let endpoints = self.snapshot.pods.len() + self.snapshot.nodes.len();
+            (0..endpoints).map(|_| Default::default()).collect()
+        });
+        let text = memo.get(number)?.get(slot)?;
+        Some(text.get_or_init(|| render().into_boxed_str()))
+    }
+
+    /// The endpoint's position among the snapshot's pods, then nodes: found from where its
+    /// reference points, and checked to be this index's.
+    fn endpoint_number(&self, endpoint: &Endpoint<'_>) -> Option<usize> {
+        fn position<T>(all: &[T], one: &T) -> Option<usize> {
+            let offset = std::ptr::from_ref(one)
+                .addr()
+                .wrapping_sub(all.as_ptr().addr());
+            let at = offset / std::mem::size_of::<T>().max(1);
+            std::ptr::eq(all.get(at)?, one).then_some(at)
+        }
+        match endpoint {
+            Endpoint::Pod { pod, .. } | Endpoint::HostNet { pod, .. } => {
+                position(&self.snapshot.pods, pod)
+            }
+            Endpoint::Node(node) => {
+                position(&self.snapshot.nodes, node).map(|at| self.snapshot.pods.len() + at)
+            }
+            Endpoint::Unknown => None,
+        }
     }
 
     /// The indexed snapshot.
@@ -658,24 +684,45 @@ mod tests {
     }
 
     #[test]
-    fn strings_that_need_a_json_escape_anywhere_are_noticed() {
-        assert!(index().strings_are_json_plain());
-        // A backslash, a quote or a control character in each kind of string.
-        let edits: [fn(&mut Snapshot); 5] = [
-            |s| s.pods[0].namespace.push('\\'),
-            |s| s.pods[0].name.push('\u{1f}'),
-            |s| s.pods[0].app = Some("a\"pp".into()),
-            |s| s.nodes[0].name.push('"'),
-            |s| s.nodes[0].zone_id = Some("use1-az1\n".into()),
-        ];
-        for (i, edit) in edits.iter().enumerate() {
-            let mut snapshot = index().snapshot().clone();
-            edit(&mut snapshot);
-            assert!(
-                !PodIndex::new(snapshot).strings_are_json_plain(),
-                "edit {i}"
-            );
+    fn memo_renders_once_per_endpoint_and_slot() {
+        let index = index();
+        let calls = std::cell::Cell::new(0);
+        let render = |endpoint: &Endpoint<'_>, slot: usize| {
+            calls.set(calls.get() + 1);
+            format!("{}/{slot}", endpoint.pod().map_or("-", |p| p.name.as_str()))
+        };
+        let pod = lookup_in(&index, "10.0.0.5", 1500);
+        let node = index.lookup("10.0.1.10".parse().unwrap(), 5000, Some(22), Some(TCP));
+        assert!(matches!(node, Endpoint::Node(_)), "{node:?}");
+        for _ in 0..3 {
+            for slot in 0..MEMO_SLOTS {
+                assert_eq!(
+                    index.memo(&pod, slot, || render(&pod, slot)),
+                    Some(format!("{}/{slot}", pod.pod().unwrap().name).as_str())
+                );
+                assert_eq!(
+                    index.memo(&node, slot, || render(&node, slot)),
+                    Some(format!("-/{slot}").as_str())
+                );
+            }
         }
+        assert_eq!(calls.get(), 2 * MEMO_SLOTS);
+        // Another pod on the same node has slots of its own.
+        let other = lookup_in(&index, "10.0.0.6", 1500);
+        assert_ne!(other, pod);
+        assert_eq!(index.memo(&other, 0, || "other".into()), Some("other"));
+        assert_eq!(index.memo(&pod, MEMO_SLOTS, || "x".into()), None);
+        assert_eq!(index.memo(&Endpoint::Unknown, 0, || "x".into()), None);
+        // An equal endpoint from another index is that index's, not this one's.
+        let twin = PodIndex::new(index.snapshot().clone());
+        let foreign = lookup_in(&twin, "10.0.0.5", 1500);
+        assert_eq!(foreign, pod);
+        assert_eq!(index.memo(&foreign, 0, || "x".into()), None);
+        assert_eq!(calls.get(), 2 * MEMO_SLOTS);
+    }
+
+    fn lookup_in<'i>(index: &'i PodIndex, ip: &str, at: i64) -> Endpoint<'i> {
+        index.lookup(ip.parse().unwrap(), at, None, None)
     }
 
     #[test]

@@ -1,19 +1,18 @@
 //! Attribution and counting (design §4 and §9): one parsed flow record in, one decision out.
 //!
 //! This module owns the counting rules — which copy of a flow is counted, which records are
-//! dropped and why, when a flow is cross-AZ — and the building of the enriched [`Row`]. It is
+//! dropped and why, when a flow is cross-AZ — and what a kept flow carries ([`Kept`]). It is
 //! pure: the snapshot index and pricing are passed in, nothing is read from the clock, the
 //! network or the environment. The order of the checks is part of the contract (every record
 //! lands in exactly one class) and is documented in `docs/counting.md`.
-
-use std::borrow::Cow;
 
 use pod_cache::index::{Endpoint, PodIndex};
 use thiserror::Error;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::flowlog::{Action, FlowDirection, FlowRecord, LogStatus};
-use crate::row::{PartitionHour, Row};
+pub use crate::kept::{Kept, Side};
+use crate::row::PartitionHour;
 
 /// Default price of one GB counted at egress: $0.01/GB out plus $0.01/GB in, both billed for
 /// cross-AZ transfer in US regions (aws-facts, EC2 data-transfer pricing).
@@ -104,10 +103,12 @@ pub enum AttributeError {
 /// The decision for one flow record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision<'a> {
-    /// A cross-AZ flow, counted once: the row and its `dt` partition.
+    /// A cross-AZ flow, counted once, and its `dt` partition.
     Keep {
-        /// The enriched row.
-        row: Box<Row<'a>>,
+        /// The flow; [`Kept::row`] is its enriched row. Boxed: most decisions are drops, and
+        /// moving ~330-byte decisions cost more than the allocation (transform bench: 159.23 M
+        /// against 158.06 M instructions boxed, callgrind).
+        flow: Box<Kept<'a>>,
         /// The hour of the flow's start: its `dt` partition.
         dt: PartitionHour,
     },
@@ -211,32 +212,41 @@ impl<'i> Attributor<'i> {
             Some(false) => {}
         }
         let dt = PartitionHour::of(start).ok_or(AttributeError::BadStart { start })?;
-        // Built in place on the heap: a row is about a kilobyte, and building it on the stack
-        // first cost a copy into the box (transform bench: 163.35 M to 162.24 M instructions,
-        // callgrind).
-        let mut row = Box::<Row<'a>>::default();
-        row.flow_id = Some(Cow::Owned(flow_id(raw)));
-        row.start_ts = Some(start);
-        row.end_ts = record.end;
-        row.account_id = record.account_id.map(Cow::Borrowed);
-        row.region = record.region.map(Cow::Borrowed);
-        row.vpc_id = record.vpc_id.map(Cow::Borrowed);
-        row.subnet_id = record.subnet_id.map(Cow::Borrowed);
-        row.interface_id = record.interface_id.map(Cow::Borrowed);
-        row.instance_id = record.instance_id.map(Cow::Borrowed);
-        row.flow_direction = record.flow_direction.map(|d| Cow::Borrowed(d.as_str()));
-        row.traffic_path = record.traffic_path.map(i32::from);
-        row.protocol = record.protocol.map(i32::from);
-        row.src_port = record.srcport.map(i32::from);
-        row.dst_port = record.dstport.map(i32::from);
-        row.packets = record.packets.map(clamp_i64);
-        row.bytes = Some(clamp_i64(bytes));
-        row.action = record.action.map(|a| Cow::Borrowed(a.as_str()));
-        row.cost_usd = Some(bytes as f64 / BYTES_PER_GB * self.pricing.usd_per_gb);
         let spelling = record.spelling;
-        fill_side(&mut row, Side::Src, src_ip, spelling.pkt_srcaddr, &src);
-        fill_side(&mut row, Side::Dst, dst_ip, spelling.pkt_dstaddr, &dst);
-        Ok(Decision::Keep { row, dt })
+        let flow = Kept {
+            flow_hash: xxh3_64(raw.as_bytes()),
+            start,
+            end: record.end,
+            account_id: record.account_id,
+            region: record.region,
+            vpc_id: record.vpc_id,
+            subnet_id: record.subnet_id,
+            interface_id: record.interface_id,
+            instance_id: record.instance_id,
+            flow_direction: record.flow_direction,
+            traffic_path: record.traffic_path.map(i32::from),
+            protocol: record.protocol.map(i32::from),
+            src_port: record.srcport.map(i32::from),
+            dst_port: record.dstport.map(i32::from),
+            packets: record.packets.map(clamp_i64),
+            bytes: clamp_i64(bytes),
+            action: record.action,
+            cost_usd: bytes as f64 / BYTES_PER_GB * self.pricing.usd_per_gb,
+            src: Side {
+                ip: src_ip,
+                spelled: spelling.pkt_srcaddr,
+                endpoint: src,
+            },
+            dst: Side {
+                ip: dst_ip,
+                spelled: spelling.pkt_dstaddr,
+                endpoint: dst,
+            },
+        };
+        Ok(Decision::Keep {
+            flow: Box::new(flow),
+            dt,
+        })
     }
 }
 
@@ -253,123 +263,18 @@ fn same_zone(src: &Endpoint<'_>, dst: &Endpoint<'_>) -> Option<bool> {
     }
 }
 
-/// xxh3-64 of the raw line as 16 lower-case hex digits: stable across builds and platforms.
-pub fn flow_id(raw: &str) -> String {
-    let hash = xxh3_64(raw.as_bytes());
-    // By hand, not `format!("{:016x}")`: one per kept row, and the formatter is slow. The
-    // digits are ASCII, so the check `from_utf8` makes of them never fails.
-    let [high, low] = [(hash >> 32) as u32, hash as u32].map(hex_digits);
-    let mut hex = [0u8; 16];
-    hex[..8].copy_from_slice(&high);
-    hex[8..].copy_from_slice(&low);
-    std::str::from_utf8(&hex).unwrap_or_default().to_owned()
-}
-
-/// The eight lower-case hex digits of `v`, most significant first, computed eight at a time:
-/// each nibble spread into its own byte, then `'0'` added, and `'a' - '0' - 10` more where
-/// the nibble is over 9 (transform bench: `flow_id` went from 2.91 M to 1.98 M instructions
-/// for 10,938 rows, callgrind).
-fn hex_digits(v: u32) -> [u8; 8] {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut x = u64::from(v);
-    x = (x | x << 16) & 0x0000_ffff_0000_ffff;
-    x = (x | x << 8) & 0x00ff_00ff_00ff_00ff;
-    x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f;
-    // Nibble `k`, counted from the lowest, is now byte `k`: at most 15, so no byte carries.
-    let over_nine = ((x + 6 * ONES) >> 4) & ONES;
-    (x + u64::from(b'0') * ONES + over_nine * u64::from(b'a' - b'0' - 10)).to_be_bytes()
-}
-
-/// The address as `IpAddr`'s `Display` writes it; IPv4 by hand (one per side of a kept row).
-fn ip_text(ip: std::net::IpAddr) -> String {
-    let std::net::IpAddr::V4(v4) = ip else {
-        return ip.to_string();
-    };
-    let mut out = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        if octet >= 100 {
-            out.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            out.push(char::from(b'0' + octet / 10 % 10));
-        }
-        out.push(char::from(b'0' + octet % 10));
-    }
-    out
-}
-
 fn clamp_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-#[derive(Clone, Copy)]
-enum Side {
-    Src,
-    Dst,
-}
-
-fn fill_side<'a>(
-    row: &mut Row<'a>,
-    side: Side,
-    ip: std::net::IpAddr,
-    spelled: Option<&'a str>,
-    end: &Endpoint<'a>,
-) {
-    let pod = end.pod();
-    let node = end.node();
-    // An IPv4 address as the line wrote it is its `Display` text (see `AddressSpelling`):
-    // borrowed, it spares a row two small allocations, which cost more time than their
-    // instructions say (the memory they hand out is rarely in cache).
-    let ip = Some(match (ip, spelled) {
-        (std::net::IpAddr::V4(_), Some(text)) => Cow::Borrowed(text),
-        _ => Cow::Owned(ip_text(ip)),
-    });
-    let kind = Some(Cow::Borrowed(end.kind()));
-    let namespace = pod.map(|p| Cow::Borrowed(p.namespace.as_str()));
-    let name = pod.map(|p| Cow::Borrowed(p.name.as_str()));
-    let workload_kind = pod.map(|p| Cow::Borrowed(p.workload_kind.as_str()));
-    let workload = pod.map(|p| Cow::Borrowed(p.workload.as_str()));
-    let app = pod.and_then(|p| p.app.as_deref()).map(Cow::Borrowed);
-    let node_name = node.map(|n| Cow::Borrowed(n.name.as_str()));
-    let zone = end.zone().map(Cow::Borrowed);
-    let zone_id = end.zone_id().map(Cow::Borrowed);
-    match side {
-        Side::Src => {
-            row.src_ip = ip;
-            row.src_kind = kind;
-            row.src_namespace = namespace;
-            row.src_pod = name;
-            row.src_workload_kind = workload_kind;
-            row.src_workload = workload;
-            row.src_app = app;
-            row.src_node = node_name;
-            row.src_zone = zone;
-            row.src_zone_id = zone_id;
-        }
-        Side::Dst => {
-            row.dst_ip = ip;
-            row.dst_kind = kind;
-            row.dst_namespace = namespace;
-            row.dst_pod = name;
-            row.dst_workload_kind = workload_kind;
-            row.dst_workload = workload;
-            row.dst_app = app;
-            row.dst_node = node_name;
-            row.dst_zone = zone;
-            row.dst_zone_id = zone_id;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
     use std::net::IpAddr;
 
     use super::*;
     use crate::fixtures::{T0, index};
+    use crate::row::Row;
 
     fn egress(src: &str, dst: &str, start: i64, bytes: u64) -> FlowRecord<'static> {
         FlowRecord {
@@ -389,9 +294,9 @@ mod tests {
         }
     }
 
-    fn kept<'a>(d: &'a Decision<'_>) -> &'a Row<'a> {
+    fn kept<'a>(d: &Decision<'a>) -> Row<'a> {
         match d {
-            Decision::Keep { row, .. } => row,
+            Decision::Keep { flow, .. } => flow.row(),
             Decision::Drop(r) => panic!("dropped: {r:?}"),
         }
     }
@@ -419,11 +324,15 @@ mod tests {
         let d = a
             .attribute(&egress("10.0.2.30", "10.0.1.10", T0 + 5, 1 << 30), "raw")
             .unwrap();
-        let Decision::Keep { row, dt } = &d else {
+        let Decision::Keep { flow, dt } = &d else {
             panic!("{d:?}")
         };
+        let row = flow.row();
         assert_eq!(dt.key(), "2024-05-01-13");
-        assert_eq!(row.flow_id.as_deref(), Some(flow_id("raw").as_str()));
+        assert_eq!(
+            row.flow_id.as_deref(),
+            Some(format!("{:016x}", xxh3_64(b"raw")).as_str())
+        );
         assert_eq!(row.src_kind.as_deref(), Some("pod"));
         assert_eq!(row.src_namespace.as_deref(), Some("shop"));
         assert_eq!(row.src_workload_kind.as_deref(), Some("Deployment"));
@@ -647,54 +556,5 @@ mod tests {
             err.to_string(),
             "field `bytes` is absent; crossaz needs it to attribute a flow"
         );
-    }
-
-    #[test]
-    fn ip_text_is_display() {
-        for ip in [
-            "0.0.0.0",
-            "10.0.1.9",
-            "192.168.100.255",
-            "255.255.255.255",
-            "2001:db8::1",
-            "::ffff:10.0.0.1",
-        ] {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(ip_text(ip), ip.to_string());
-        }
-    }
-
-    #[test]
-    fn flow_id_is_stable_hex() {
-        assert_eq!(flow_id("a"), format!("{:016x}", xxh3_64(b"a")));
-        assert_eq!(flow_id(""), format!("{:016x}", xxh3_64(b"")));
-        assert_eq!(flow_id("a").len(), 16);
-        assert_eq!(flow_id("a"), flow_id("a"));
-        assert_ne!(flow_id("a"), flow_id("b"));
-    }
-
-    #[test]
-    fn hex_digits_are_lower_hex() {
-        for v in [
-            0,
-            1,
-            9,
-            10,
-            15,
-            16,
-            0x89ab_cdef,
-            0x0123_4567,
-            u32::MAX,
-            0xa0b0_c0d0,
-        ] {
-            assert_eq!(hex_digits(v), *format!("{v:08x}").as_bytes(), "{v:#x}");
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn flow_ids_are_formatted_hashes(line in ".*") {
-            proptest::prop_assert_eq!(flow_id(&line), format!("{:016x}", xxh3_64(line.as_bytes())));
-        }
     }
 }

@@ -11,6 +11,7 @@ pub mod firehose;
 #[cfg(test)]
 mod fixtures;
 pub mod flowlog;
+pub mod kept;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "cli")]

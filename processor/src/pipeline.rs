@@ -73,10 +73,10 @@ impl RunStats {
     pub fn count(&mut self, decision: &Result<Decision<'_>, LineFailure>) {
         self.lines += 1;
         match decision {
-            Ok(Decision::Keep { row, .. }) => {
+            Ok(Decision::Keep { flow, .. }) => {
                 self.kept += 1;
-                self.bytes_kept += row.bytes.unwrap_or(0).unsigned_abs();
-                self.cost_usd += row.cost_usd.unwrap_or(0.0);
+                self.bytes_kept += flow.bytes.unsigned_abs();
+                self.cost_usd += flow.cost_usd;
             }
             Ok(Decision::Drop(reason)) => self.dropped[reason.index()] += 1,
             Err(_) => self.failed += 1,

@@ -61,6 +61,34 @@ pub enum Value<'r> {
     Double(Option<f64>),
 }
 
+/// The position of the column `name` in [`COLUMNS`], for use in constants (it cannot fail at
+/// run time: a name that is not a column's stops the build).
+pub const fn column(name: &str) -> usize {
+    let mut at = 0;
+    while at < COLUMNS.len() {
+        if str_eq(COLUMNS[at].name, name) {
+            return at;
+        }
+        at += 1;
+    }
+    panic!("no such column")
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The Hive partition column; Firehose's dynamic partitioning and the local writer put it in the
 /// folder name (`dt=2024-05-01-13/`), never inside the files.
 pub const PARTITION_COLUMN: &str = "dt";
@@ -214,21 +242,24 @@ macro_rules! row_schema {
             }
 
             /// Appends the row as one JSON object, byte for byte what `serde_json::to_writer`
-            /// writes for it (absent values left out), without serde's per-key escaping: the
-            /// transform writes one per kept flow.
+            /// writes for it (absent values left out), without serde's per-key escaping.
             pub fn write_json(&self, out: &mut Vec<u8>) {
-                self.write_json_checking(out, true);
+                self.write_json_spliced(out, true, |_, _| {});
             }
 
-            /// [`Row::write_json`] of a row none of whose strings needs a JSON escape (`"`,
-            /// `\\`, a control character), copied without looking: the caller knows it from
-            /// where they came from. A string that does need one makes the output invalid JSON.
-            pub fn write_json_plain(&self, out: &mut Vec<u8>) {
-                self.write_json_checking(out, false);
-            }
-
+            /// [`Row::write_json`], calling `splice(column, out)` after the place of each column
+            /// (its position in [`COLUMNS`]), present or not, so that a writer can add members it
+            /// keeps elsewhere where they belong: each written `,"name":value`, the object's
+            /// first comma becomes its `{`. With `check` false, strings are copied without
+            /// looking for what JSON must escape (`"`, `\\`, a control character): the caller
+            /// knows none has any, or the output is invalid JSON.
             #[inline(always)]
-            fn write_json_checking(&self, out: &mut Vec<u8>, check: bool) {
+            pub fn write_json_spliced(
+                &self,
+                out: &mut Vec<u8>,
+                check: bool,
+                mut splice: impl FnMut(usize, &mut Vec<u8>),
+            ) {
                 // Room for a typical row, so the writes below rarely grow the buffer.
                 out.reserve(1024);
                 let start = out.len();
@@ -237,6 +268,7 @@ macro_rules! row_schema {
                     if let Some(value) = &self.$name {
                         write_member!($kind, out, stringify!($name), value, check);
                     }
+                    splice(const { column(stringify!($name)) }, out);
                 )*
                 match out.get_mut(start) {
                     Some(comma) => *comma = b'{',
@@ -484,7 +516,7 @@ mod tests {
             });
             if plain {
                 let mut copied = Vec::new();
-                row.write_json_plain(&mut copied);
+                row.write_json_spliced(&mut copied, false, |_, _| {});
                 prop_assert_eq!(copied, serde);
             }
         }
@@ -511,7 +543,7 @@ mod tests {
             assert_written_as_serde_json(&row);
             if ["plain", "", "é"].contains(&text) {
                 let mut copied = Vec::new();
-                row.write_json_plain(&mut copied);
+                row.write_json_spliced(&mut copied, false, |_, _| {});
                 assert_eq!(copied, serde_json::to_vec(&row).unwrap(), "{text:?}");
             }
         }
@@ -534,6 +566,34 @@ mod tests {
         }
         .write_json(&mut out);
         assert_eq!(out, b"{}\n{}\n{\"protocol\":6}");
+    }
+
+    #[test]
+    fn spliced_members_land_after_their_column() {
+        let row = Row {
+            start_ts: Some(7),
+            src_ip: Some("10.0.0.1".into()),
+            ..Row::default()
+        };
+        let mut out = Vec::new();
+        row.write_json_spliced(&mut out, true, |at, out| match at {
+            // Before any member: its comma becomes the object's `{`.
+            0 => out.extend_from_slice(b",\"first\":1"),
+            at if at == column("src_ip") => out.extend_from_slice(b",\"after_ip\":2"),
+            at if at == COLUMNS.len() - 1 => out.extend_from_slice(b",\"last\":3"),
+            _ => {}
+        });
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"first":1,"start_ts":7,"src_ip":"10.0.0.1","after_ip":2,"last":3}"#
+        );
+    }
+
+    #[test]
+    fn column_positions_name_columns() {
+        for (at, c) in COLUMNS.iter().enumerate() {
+            assert_eq!(column(c.name), at);
+        }
     }
 
     #[test]

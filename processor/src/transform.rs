@@ -336,7 +336,7 @@ impl<'a> Transform<'a> {
             Err(e) => return Processed::Failed(RecordFailure::Frame(e.to_string())),
         };
         let snapshot_at = self.attributor.index().snapshot().generated_at;
-        let snapshot_plain = self.attributor.index().strings_are_json_plain();
+        let index = self.attributor.index();
         let lines_plain = lines.json_plain();
         let mut first_dt: Option<PartitionHour> = None;
         let (mut count, mut kept, mut bytes) = (0u64, 0u64, 0u64);
@@ -363,15 +363,14 @@ impl<'a> Transform<'a> {
                 newest_here = newest_here.max(Some(start));
             }
             match decision {
-                Ok(Decision::Keep { row, dt }) => {
+                Ok(Decision::Keep { flow, dt }) => {
                     kept += 1;
-                    bytes += row.bytes.unwrap_or(0).unsigned_abs();
-                    // Every string of a row comes from the line, the snapshot or the code.
-                    if snapshot_plain && (lines_plain || !needs_json_escape(line.as_bytes())) {
-                        row.write_json_plain(payload);
-                    } else {
-                        row.write_json(payload);
-                    }
+                    bytes += flow.bytes.unsigned_abs();
+                    // The row's strings come from the line, the code, and the index's memo of
+                    // each endpoint's members, escaped when rendered: only the line's need a
+                    // look.
+                    let check = !lines_plain && needs_json_escape(line.as_bytes());
+                    flow.write_json(index, payload, check);
                     payload.push(b'\n');
                     match first_dt {
                         None => first_dt = Some(dt),
@@ -564,7 +563,8 @@ mod tests {
 
     #[test]
     fn rows_escape_what_needs_escaping_from_the_line_and_from_the_snapshot() {
-        // Rows are copied unchecked only when both the line and the snapshot are known plain.
+        // Line strings are copied unchecked only when the line is known plain; endpoint
+        // members are escaped when rendered.
         let cross = line("10.0.2.30", "10.0.1.10", T0 + 5, 1000, "egress");
         let odd_line = cross.replace("eni-1", "eni-\"1\\");
         let mut snapshot = index().snapshot().clone();
@@ -575,8 +575,6 @@ mod tests {
             .unwrap();
         web.app = Some("we\"b\u{1}".into());
         let odd_index = PodIndex::new(snapshot);
-        assert!(index().strings_are_json_plain());
-        assert!(!odd_index.strings_are_json_plain());
         let payloads = [
             message(&cross),
             message(&odd_line),

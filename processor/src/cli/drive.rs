@@ -164,8 +164,9 @@ fn in_process(args: &DriveArgs) -> anyhow::Result<(DriveRun, bool)> {
             bytes += text.len() as u64;
             let (_, decision) = decide_line(&format, &attributors[*block], text);
             run_stats.count(&decision);
-            if let Ok(Decision::Keep { row, dt }) = decision {
+            if let Ok(Decision::Keep { flow, dt }) = decision {
                 let dt = dt.key();
+                let row = flow.row();
                 let counts = observed
                     .cross_az
                     .entry(flow_key(&dt, &row))

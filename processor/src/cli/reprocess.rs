@@ -566,9 +566,9 @@ impl Replay {
             .map_err(LineFailure::Attribute);
         self.counts.lines.count(&decision);
         match decision {
-            Ok(Decision::Keep { row, dt }) => {
+            Ok(Decision::Keep { flow, dt }) => {
                 if let Some(writer) = self.writer.as_mut() {
-                    writer.push(&dt.key(), &row)?;
+                    writer.push(&dt.key(), &flow.row())?;
                 }
                 Ok(())
             }

@@ -272,7 +272,7 @@ fn one_line(
     let (_, decision) = decide_line(format, attributor, text);
     stats.count(&decision);
     match decision {
-        Ok(Decision::Keep { row, dt }) => writer.push(&dt.key(), &row)?,
+        Ok(Decision::Keep { flow, dt }) => writer.push(&dt.key(), &flow.row())?,
         Ok(Decision::Drop(_)) => {}
         Err(e) => errors.write(origin, number, &e.to_string(), text)?,
     }
