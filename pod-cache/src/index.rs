@@ -5,6 +5,10 @@
 //! only read, from any number of threads; a lookup is one hash probe plus a binary search over
 //! the few pods that ever held the IP, with no allocation.
 //!
+//! It also keeps, for its readers, a text per endpoint rendered on first use ([`PodIndex::memo`]):
+//! the transform's JSON members of each pod and node, so that they are written once per snapshot,
+//! not once per row.
+//!
 //! Time rules (design §4, the same rule the load-test generator's truth follows):
 //! - A pod that is not hostNetwork holds each of its IPs from its `start_time` (or `first_seen`
 //!   when the API gave none) until a later pod on that IP starts, whether or not it has vanished
@@ -292,7 +296,7 @@ impl PodIndex {
     /// return that. The caller owns what the slots mean and must render the same text for the
     /// same endpoint and slot every time (the transform keeps each endpoint's JSON members
     /// there, one slot per side of a flow). `None` for [`Endpoint::Unknown`], a slot out of range,
-    /// or an endpoint another index handed out. The slots (two words each per pod and node) are
+    /// or an endpoint another index handed out. The slots (48 bytes per pod and node) are
     /// allocated on the first call, not while indexing.
     pub fn memo(
         &self,
