@@ -11,7 +11,7 @@ use thiserror::Error;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::flowlog::{Action, FlowDirection, FlowRecord, LogStatus};
-pub use crate::kept::{Kept, Side};
+use crate::kept::{Kept, Side};
 use crate::row::PartitionHour;
 
 /// Default price of one GB counted at egress: $0.01/GB out plus $0.01/GB in, both billed for
